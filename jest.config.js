@@ -1,0 +1,27 @@
+// Jest runs our TypeScript as native ES modules (NestJS 12 is ESM-only), so `npm test` starts
+// Node with --experimental-vm-modules. A few CommonJS dependencies require ESM-only packages,
+// which Node 20 can do natively but Jest's module loader cannot before Node 24.9: those few are
+// compiled to CommonJS by SWC on the way in.
+const esmOnlyRequiredFromCjs = ['cookie', 'content-disposition'];
+
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  roots: ['<rootDir>/src', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyRequiredFromCjs.join('|')})/)`],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { swcrc: true }],
+    [`node_modules/(${esmOnlyRequiredFromCjs.join('|')})/.+\\.js$`]: [
+      '@swc/jest',
+      { swcrc: false, module: { type: 'commonjs' }, jsc: { target: 'es2023' } },
+    ],
+  },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

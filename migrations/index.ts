@@ -1,0 +1,7 @@
+/**
+ * Every migration, in order. Listed here (not found by a file glob) so the same list serves the
+ * compiled service, the migration CLI and the tests.
+ */
+import { Foundation1764000000000 } from './1764000000000-foundation.js';
+
+export const MIGRATIONS = [Foundation1764000000000];

@@ -1,0 +1,88 @@
+/**
+ * Builds the HTTP application: Fastify with our limits and request ids, the validation pipe, the
+ * problem+json error path, HTTP metrics, and the OpenAPI document. Used by main and the tests.
+ */
+import type { IncomingMessage } from 'node:http';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppModule, type AppModuleOptions } from './app.module.js';
+import type { AppConfig } from './common/config/config.js';
+import { ERROR_CATALOGUE, ERROR_CODES, problemType } from './common/errors/error-catalogue.js';
+import { ProblemDto } from './common/errors/problem.dto.js';
+import { ProblemFilter } from './common/errors/problem.filter.js';
+import { createValidationPipe } from './common/http/validation.js';
+import { requestIdOf } from './common/logging/logging.module.js';
+import { MetricsRegistry } from './common/observability/metrics.registry.js';
+
+export async function createApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), createAdapter(options.config), {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  return configureApp(app);
+}
+
+export function createAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    logger: false,
+    requestIdHeader: false,
+    genReqId: (raw: IncomingMessage) => {
+      const id = requestIdOf(raw);
+      (raw as IncomingMessage & { id?: string }).id = id;
+      return id;
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+}
+
+/** Everything after construction; the tests build the app through Nest's testing module and call this. */
+export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
+  app.useLogger(app.get(Logger));
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ProblemFilter());
+
+  const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(MetricsRegistry);
+  fastify.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    if (reply.statusCode >= 500) metrics.errors.inc({ actor: 'http', code: `HTTP_${reply.statusCode}` });
+  });
+  const document = SwaggerModule.createDocument(app, openApiConfig(), { extraModels: [ProblemDto] });
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+
+  app.enableShutdownHooks([]);
+  return app;
+}
+
+function openApiConfig(): Omit<OpenAPIObject, 'paths'> {
+  const catalogue = ERROR_CODES.map(
+    (code) => `| \`${code}\` | ${ERROR_CATALOGUE[code].status} | ${ERROR_CATALOGUE[code].title} | ${problemType(code)} |`,
+  ).join('\n');
+  return new DocumentBuilder()
+    .setTitle('Trailmark API')
+    .setVersion('1')
+    .setDescription(
+      [
+        'Self-hosted product analytics: events in; sessions, journeys, funnels, quality metrics, KPI trends and rollups out.',
+        '',
+        'Authenticate with `Authorization: Bearer <key>`: the admin key manages projects and jobs; project keys carry the scopes `ingest`, `read` and `admin`.',
+        'Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code` and the `requestId`.',
+        '',
+        '## Error codes',
+        '| code | status | title | type |',
+        '| --- | --- | --- | --- |',
+        catalogue,
+      ].join('\n'),
+    )
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key' })
+    .build();
+}

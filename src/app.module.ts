@@ -1,0 +1,44 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module.js';
+import { ClockModule } from './common/clock/clock.js';
+import { ConfigModule } from './common/config/config.module.js';
+import type { AppConfig } from './common/config/config.js';
+import { databaseModule } from './common/database/database.module.js';
+import { loggingModule } from './common/logging/logging.module.js';
+import { ObservabilityModule } from './common/observability/observability.module.js';
+import { DATABASE_URL } from './common/queue/queue.service.js';
+import { JobsModule } from './jobs/jobs.module.js';
+import { ProjectsModule } from './projects/projects.module.js';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  databaseUrl: string;
+  adminApiKey: string;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot({ config, databaseUrl, adminApiKey }: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseUrlModule.forRoot(databaseUrl),
+        loggingModule(config),
+        databaseModule(config, databaseUrl),
+        ClockModule,
+        ObservabilityModule,
+        JobsModule,
+        ProjectsModule,
+        AuthModule.forRoot(adminApiKey),
+      ],
+    };
+  }
+}
+
+@Module({})
+class DatabaseUrlModule {
+  static forRoot(url: string): DynamicModule {
+    return { module: DatabaseUrlModule, global: true, providers: [{ provide: DATABASE_URL, useValue: url }], exports: [DATABASE_URL] };
+  }
+}

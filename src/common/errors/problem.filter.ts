@@ -1,0 +1,91 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type FieldError } from './app-error.js';
+import { ERROR_CATALOGUE, problemType, type ErrorCode } from './error-catalogue.js';
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  requestId: string;
+  instance?: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+/** Fastify's own errors (raised before our code runs) mapped onto the catalogue. */
+const FASTIFY_ERROR_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+};
+
+function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  // Nest wraps Fastify's own errors in an HttpException whose cause keeps Fastify's code.
+  const fastifyError = error instanceof HttpException && error.cause ? error.cause : error;
+  const fastifyCode = (fastifyError as { code?: unknown })?.code;
+  if (typeof fastifyCode === 'string' && FASTIFY_ERROR_CODES[fastifyCode]) {
+    return new AppError(FASTIFY_ERROR_CODES[fastifyCode], (fastifyError as Error).message);
+  }
+  if (error instanceof SyntaxError && (error as { statusCode?: number }).statusCode === 400) {
+    return new AppError('MALFORMED_JSON', error.message);
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    if (status === 404) return new AppError('ROUTE_NOT_FOUND', error.message);
+    if (status === 413) return new AppError('PAYLOAD_TOO_LARGE', error.message);
+    if (status === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', error.message);
+    if (status === 405) return new AppError('METHOD_NOT_ALLOWED', error.message);
+    if (status === 401) return new AppError('UNAUTHENTICATED', error.message);
+    if (status === 403) return new AppError('FORBIDDEN', error.message);
+    if (status === 400) return new AppError('VALIDATION_FAILED', error.message);
+  }
+  const statusCode = (error as { statusCode?: unknown })?.statusCode;
+  if (statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', (error as Error).message);
+  if (statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', (error as Error).message);
+  if (statusCode === 400) return new AppError('VALIDATION_FAILED', (error as Error).message);
+  return undefined;
+}
+
+/** Builds the RFC 9457 body for an error; unknown errors become a bare 500 with the request id. */
+export function toProblem(error: unknown, requestId: string, instance?: string): ProblemBody {
+  const appError = toAppError(error) ?? new AppError('INTERNAL_ERROR', 'An unexpected error occurred.');
+  const { title, status } = ERROR_CATALOGUE[appError.code];
+  return {
+    type: problemType(appError.code),
+    title,
+    status,
+    detail: appError.detail ?? title,
+    code: appError.code,
+    requestId,
+    ...(instance ? { instance } : {}),
+    ...(appError.options.errors ? { errors: appError.options.errors } : {}),
+    ...(appError.options.extensions ?? {}),
+  };
+}
+
+export function sendProblem(reply: FastifyReply, problem: ProblemBody): void {
+  void reply.status(problem.status).header('content-type', 'application/problem+json; charset=utf-8').send(problem);
+}
+
+/** The one place every error becomes a problem+json answer. Never leaks a stack trace. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemFilter');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const problem = toProblem(error, String(request.id), request.url);
+    if (problem.status >= 500) {
+      this.logger.error({ err: error, requestId: request.id, url: request.url }, 'request failed');
+    }
+    sendProblem(reply, problem);
+  }
+}

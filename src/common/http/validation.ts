@@ -1,0 +1,70 @@
+import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { registerDecorator, type ValidationOptions } from 'class-validator';
+import { AppError, type FieldError } from '../errors/app-error.js';
+
+/** Flattens class-validator's tree into `{ field: 'steps[1].path', message }` entries. */
+export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
+  const result: FieldError[] = [];
+  for (const error of errors) {
+    const field = /^\d+$/.test(error.property)
+      ? `${parent}[${error.property}]`
+      : parent
+        ? `${parent}.${error.property}`
+        : error.property;
+    for (const message of Object.values(error.constraints ?? {})) {
+      result.push({ field, message: message.replace(/^property (\S+) should not exist$/, 'unknown field $1') });
+    }
+    if (error.children?.length) result.push(...flattenValidationErrors(error.children, field));
+  }
+  return result;
+}
+
+/** The global pipe: unknown fields rejected, types converted, every bad field named. */
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    transform: true,
+    forbidUnknownValues: true,
+    validationError: { target: false, value: false },
+    exceptionFactory: (errors) => AppError.validation(flattenValidationErrors(errors)),
+  });
+}
+
+export function isIanaTimeZone(value: unknown): boolean {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64) return false;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export function IsIanaTimeZone(options?: ValidationOptions) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isIanaTimeZone',
+      target: target.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be an IANA time zone such as Europe/Berlin`, ...options },
+      validator: { validate: isIanaTimeZone },
+    });
+}
+
+/** A plain JSON object (not an array or null) whose JSON text is at most `maxBytes` long. */
+export function IsJsonObject(maxBytes: number, options?: ValidationOptions) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isJsonObject',
+      target: target.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be a JSON object of at most ${maxBytes} bytes`, ...options },
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'object' &&
+          value !== null &&
+          !Array.isArray(value) &&
+          Buffer.byteLength(JSON.stringify(value), 'utf8') <= maxBytes,
+      },
+    });
+}

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { LoggerModule } from 'nestjs-pino';
+import type { AppConfig } from '../config/config.js';
+
+/** A client-sent x-request-id is kept when it is a short plain token; otherwise we make one. */
+export function requestIdOf(raw: IncomingMessage): string {
+  const header = raw.headers['x-request-id'];
+  return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : randomUUID();
+}
+
+/** JSON lines through pino; every line of a request carries its id; secrets are redacted. */
+export function loggingModule(config: AppConfig) {
+  return LoggerModule.forRoot({
+    pinoHttp: {
+      level: config.logLevel,
+      genReqId: (req) => (req as IncomingMessage & { id?: string }).id ?? requestIdOf(req),
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+        censor: '[redacted]',
+      },
+      autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+      customLogLevel: (_req, res, error) =>
+        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      transport:
+        config.logPretty && config.nodeEnv !== 'production'
+          ? { target: 'pino-pretty', options: { singleLine: true } }
+          : undefined,
+    },
+  });
+}

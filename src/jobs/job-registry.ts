@@ -1,0 +1,51 @@
+import { Injectable, Logger } from '@nestjs/common';
+
+/** Every job the service runs. Boot fails unless each has exactly one registered handler. */
+export const JOB_NAMES = ['job-runs-prune'] as const;
+
+export type JobCounts = Record<string, number | string | boolean | null>;
+
+export interface JobContext {
+  runId: string;
+  trigger: 'schedule' | 'manual';
+  /** Options of a manual run, e.g. `{ full: true }`. */
+  params: Record<string, unknown>;
+  logger: Logger;
+}
+
+export interface JobDefinition {
+  name: string;
+  description: string;
+  /** Scheduled jobs take their cron expression from config (`<NAME>_CRON`). */
+  scheduled: boolean;
+  /** Does the work; resolves to the counts recorded on the run. Must be safe to rerun. */
+  run(context: JobContext): Promise<JobCounts>;
+}
+
+/** One list of jobs, filled by feature modules as they initialise (immich's job registry shape). */
+@Injectable()
+export class JobRegistry {
+  private readonly jobs = new Map<string, JobDefinition>();
+
+  register(definition: JobDefinition): void {
+    if (this.jobs.has(definition.name)) throw new Error(`Job "${definition.name}" has two handlers`);
+    this.jobs.set(definition.name, definition);
+  }
+
+  get(name: string): JobDefinition | undefined {
+    return this.jobs.get(name);
+  }
+
+  all(): JobDefinition[] {
+    return [...this.jobs.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  assertComplete(schedules: Record<string, string>): void {
+    const missing = JOB_NAMES.filter((name) => !this.jobs.has(name));
+    if (missing.length) throw new Error(`Jobs without a handler: ${missing.join(', ')}`);
+    const unscheduled = this.all().filter((job) => job.scheduled && !schedules[job.name]);
+    if (unscheduled.length) {
+      throw new Error(`Scheduled jobs without a schedule in config: ${unscheduled.map((j) => j.name).join(', ')}`);
+    }
+  }
+}

@@ -3,6 +3,7 @@
  * and talks to it through Fastify's inject.
  */
 import 'reflect-metadata';
+import type { ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DataSource } from 'typeorm';
@@ -21,6 +22,8 @@ export interface TestAppOptions {
   /** Run on this database instead of a fresh one (e.g. a second instance on the same data). */
   database?: TestDatabase;
   clock?: FixedClock;
+  /** Extra modules, e.g. one that defines a test queue or job. */
+  imports?: NonNullable<ModuleMetadata['imports']>;
 }
 
 export interface InjectOptions {
@@ -66,7 +69,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.env,
   });
   let builder = Test.createTestingModule({
-    imports: [AppModule.forRoot({ config, databaseUrl: database.url, adminApiKey: config.adminApiKey! })],
+    imports: [
+      AppModule.forRoot({ config, databaseUrl: database.url, adminApiKey: config.adminApiKey! }),
+      ...(options.imports ?? []),
+    ],
   });
   if (options.clock) builder = builder.overrideProvider(Clock).useValue(options.clock);
   const moduleRef = await builder.compile();

@@ -20,6 +20,7 @@ export async function createApp(options: AppModuleOptions): Promise<NestFastifyA
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), createAdapter(options.config), {
     bufferLogs: true,
     abortOnError: false,
+    bodyParser: false,
   });
   return configureApp(app);
 }
@@ -45,6 +46,8 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   app.useGlobalFilters(new ProblemFilter());
 
   const fastify = app.getHttpAdapter().getInstance();
+  // JSON only: Fastify's own JSON parser stays; everything else is a 415.
+  fastify.removeContentTypeParser(['text/plain']);
   const metrics = app.get(MetricsRegistry);
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);

@@ -1,0 +1,95 @@
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const PROBLEM_KEYS = ['code', 'detail', 'instance', 'requestId', 'status', 'title', 'type'];
+
+function expectProblem(res: { status: number; headers: Record<string, unknown>; body: any; text: string }, status: number, code: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, code, type: expect.stringMatching(/^https:\/\//), title: expect.any(String) });
+  expect(res.body.requestId).toBe(res.headers['x-request-id']);
+  expect(res.text).not.toMatch(/\bat .*\.(js|ts):\d+/); // no stack trace
+}
+
+describe('HTTP conventions', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { BODY_LIMIT_BYTES: '2048' } });
+  });
+  afterAll(() => t.close());
+
+  it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
+    const res = await t.request({ method: 'POST', url: '/v1/projects', payload: '{"name": "x",', headers: { 'content-type': 'application/json' } });
+    expectProblem(res, 400, 'MALFORMED_JSON');
+    expect(Object.keys(res.body).sort()).toEqual(PROBLEM_KEYS);
+  });
+
+  it('answers a body over the limit with 413 PAYLOAD_TOO_LARGE and stores nothing', async () => {
+    const res = await t.request({ method: 'POST', url: '/v1/projects', body: { name: 'x'.repeat(3000) } });
+    expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
+    expect(await t.sql('SELECT count(*)::int AS n FROM projects')).toEqual([{ n: 0 }]);
+  });
+
+  it('answers unknown routes with 404 ROUTE_NOT_FOUND as problem JSON, not HTML', async () => {
+    expectProblem(await t.request({ url: '/v1/nothing-here' }), 404, 'ROUTE_NOT_FOUND');
+    expectProblem(await t.request({ method: 'DELETE', url: '/health/live' }), 404, 'ROUTE_NOT_FOUND');
+  });
+
+  it('answers a non-JSON body with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    const res = await t.request({ method: 'POST', url: '/v1/projects', payload: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('names every bad field of a validation error', async () => {
+    const res = await t.request({ method: 'POST', url: '/v1/projects', body: { name: '', sessionTimeoutMinutes: 0, colour: 'red' } });
+    expectProblem(res, 400, 'VALIDATION_FAILED');
+    expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['colour', 'name', 'sessionTimeoutMinutes']);
+  });
+
+  it('keeps a client request id and echoes it; makes one when absent', async () => {
+    const given = await t.request({ url: '/health/live', headers: { 'x-request-id': 'abc-123' } });
+    expect(given.headers['x-request-id']).toBe('abc-123');
+    const made = await t.request({ url: '/health/live' });
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const problem = await t.request({ url: '/v1/projects', key: null, headers: { 'x-request-id': 'trace-42' } });
+    expect(problem.body.requestId).toBe('trace-42');
+  });
+
+  it('answers an unexpected error with a bare 500 carrying only the request id', async () => {
+    // Break the table under the app: a real failure, not a mock.
+    await t.sql('ALTER TABLE projects RENAME TO projects_away');
+    try {
+      const res = await t.request({ url: '/v1/projects' });
+      expectProblem(res, 500, 'INTERNAL_ERROR');
+      expect(res.body.detail).toBe('An unexpected error occurred.');
+      expect(res.text).not.toMatch(/projects_away|relation|does not exist/);
+    } finally {
+      await t.sql('ALTER TABLE projects_away RENAME TO projects');
+    }
+  });
+});
+
+describe('health and metrics', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('reports liveness and database readiness without a key', async () => {
+    expect((await t.request({ url: '/health/live', key: null })).body).toEqual({ status: 'ok' });
+    const ready = await t.request({ url: '/health/ready', key: null });
+    expect(ready.status).toBe(200);
+    expect(ready.body.info.database.status).toBe('up');
+  });
+
+  it('serves Prometheus metrics with process figures and request durations by route and status', async () => {
+    await t.request({ url: '/v1/projects' });
+    await t.request({ url: '/v1/projects', key: null });
+    const res = await t.request({ url: '/metrics', key: null });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toContain('trailmark_process_cpu_user_seconds_total');
+    expect(res.text).toMatch(/trailmark_http_request_duration_seconds_count\{method="GET",route="\/v1\/projects",status="200"\} 1/);
+    expect(res.text).toMatch(/trailmark_http_request_duration_seconds_count\{method="GET",route="\/v1\/projects",status="401"\} 1/);
+  });
+});

@@ -1,0 +1,69 @@
+import { ERROR_CODES } from '../../src/common/errors/error-catalogue.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+/** Every `$ref` in the document, so each can be checked to resolve. */
+function refs(node: unknown, found: string[] = []): string[] {
+  if (Array.isArray(node)) node.forEach((n) => refs(n, found));
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') found.push(value);
+      else refs(value, found);
+    }
+  }
+  return found;
+}
+
+describe('OpenAPI document', () => {
+  let t: TestApp;
+  let doc: any;
+  beforeAll(async () => {
+    t = await startTestApp();
+    doc = (await t.request({ url: '/docs-json', key: null })).body;
+  });
+  afterAll(() => t.close());
+
+  it('is an OpenAPI 3 document with the bearer scheme declared', () => {
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.info.title).toBe('Trailmark API');
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('documents every operation with a summary, a success response and its error problems', () => {
+    const operations = Object.entries(doc.paths).flatMap(([path, item]: [string, any]) =>
+      METHODS.filter((m) => item[m]).map((m) => ({ path, method: m, op: item[m] })),
+    );
+    expect(operations.length).toBeGreaterThan(5);
+    for (const { path, method, op } of operations) {
+      const where = `${method.toUpperCase()} ${path}`;
+      expect([where, typeof op.summary]).toEqual([where, 'string']);
+      const statuses = Object.keys(op.responses);
+      expect([where, statuses.some((s) => /^2\d\d$/.test(s))]).toEqual([where, true]);
+      if (path.startsWith('/v1/')) {
+        expect([where, op.security]).toEqual([where, [{ bearer: [] }]]);
+        expect([where, statuses.includes('401') && statuses.includes('403')]).toEqual([where, true]);
+      }
+    }
+  });
+
+  it('resolves every schema reference', () => {
+    for (const ref of refs(doc)) {
+      const target = ref.replace(/^#\//, '').split('/').reduce((node: any, part) => node?.[part], doc);
+      expect([ref, target !== undefined]).toEqual([ref, true]);
+    }
+  });
+
+  it('shows the error catalogue: every code in the problem schema and the description', () => {
+    const codeSchema = doc.components.schemas.ErrorCode;
+    expect(JSON.stringify(doc.components.schemas.ProblemDto.properties.code)).toContain('#/components/schemas/ErrorCode');
+    expect(codeSchema.enum.sort()).toEqual([...ERROR_CODES].sort());
+    for (const code of ERROR_CODES) expect(doc.info.description).toContain(`\`${code}\``);
+  });
+
+  it('serves the Swagger UI at /docs', async () => {
+    const res = await t.request({ url: '/docs', key: null });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('swagger-ui');
+  });
+});

@@ -14,5 +14,7 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  { files: ['bench/**', 'test/**', 'src/database/migrate.ts', 'src/main.ts'], rules: { 'no-console': 'off' } },
+  { files: ['bench/**', 'test/**', 'src/common/database/migrate.ts', 'src/main.ts'], rules: { 'no-console': 'off' } },
+  // Tests read JSON answers whose shape is what they assert.
+  { files: ['test/**', '**/*.spec.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
 );

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down: no new requests or jobs; finishing what runs');
     try {
+      // Stop accepting connections first; requests already in progress finish.
+      app.getHttpServer().close();
       await app.close();
     } catch (error) {
       log.error({ err: error }, 'error while closing the app');

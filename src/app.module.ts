@@ -8,7 +8,10 @@ import { loggingModule } from './common/logging/logging.module.js';
 import { ObservabilityModule } from './common/observability/observability.module.js';
 import { DATABASE_URL } from './common/queue/queue.service.js';
 import { JobsModule } from './jobs/jobs.module.js';
+import { EventsModule } from './events/events.module.js';
+import { FunnelsModule } from './funnels/funnels.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
+import { SessionsModule } from './sessions/sessions.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -30,6 +33,9 @@ export class AppModule {
         ObservabilityModule,
         JobsModule,
         ProjectsModule,
+        EventsModule,
+        SessionsModule,
+        FunnelsModule,
         AuthModule.forRoot(adminApiKey),
       ],
     };

@@ -17,6 +17,10 @@ export const ERROR_CATALOGUE = {
   // Tenancy
   PROJECT_NOT_FOUND: { status: 404, title: 'Project not found' },
   API_KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
+  // Sessions and funnels
+  SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
+  FUNNEL_NOT_FOUND: { status: 404, title: 'Funnel not found' },
+  FUNNEL_READ_ONLY: { status: 409, title: 'The built-in funnel cannot be changed' },
   // Jobs
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   JOB_RUN_NOT_FOUND: { status: 404, title: 'Job run not found' },

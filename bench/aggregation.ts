@@ -1,0 +1,80 @@
+/**
+ * bench:aggregation — loads N sessions (~10 events each) straight into tracking_events, runs the
+ * session aggregation, and compares it with the floor: one hand-written GROUP BY over the same
+ * events into a scratch table. `BENCH_SESSIONS=10000 npm run bench:aggregation`.
+ */
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { SessionAggregationService } from '../src/sessions/session-aggregation.service.js';
+import { startBenchApp } from './support.js';
+
+const sizes = (process.env.BENCH_SESSIONS ?? '10000,100000').split(',').map(Number);
+
+async function main(): Promise<void> {
+  const bench = await startBenchApp({ SESSION_AGGREGATION_BATCH: process.env.SESSION_AGGREGATION_BATCH ?? '5000' });
+  const db = bench.app.get<DataSource>(getDataSourceToken());
+  const aggregation = bench.app.get(SessionAggregationService);
+  try {
+    for (const n of sizes) {
+      await db.query(`TRUNCATE tracking_events, sessions, session_rebuild_queue, session_completions`);
+      await db.query(`UPDATE session_aggregation_state SET snapshot = NULL`);
+      const [project] = await db.query(`INSERT INTO projects (name) VALUES ('bench') RETURNING id`);
+      const loadStart = Date.now();
+      // Sessions of 6–14 events over the last 3 days, mostly pageviews over a shop's pages.
+      await db.query(
+        `INSERT INTO tracking_events (project_id, event_id, session_id, type, url, path, occurred_at, received_at)
+         SELECT $1, gen_random_uuid(), 's' || s, 
+                CASE WHEN e = 1 THEN 'session_start' WHEN random() < 0.08 THEN 'conversion' WHEN random() < 0.1 THEN 'signal' ELSE 'pageview' END,
+                p.path, p.path,
+                now() - interval '3 days' + (s % 4000) * interval '1 minute' + e * interval '20 seconds',
+                now()
+         FROM generate_series(1, $2::int) s
+         CROSS JOIN LATERAL generate_series(1, 6 + (s % 9)) e
+         CROSS JOIN LATERAL (SELECT (ARRAY['/', '/category/shoes', '/product/' || (s % 50), '/cart', '/checkout', '/search'])[1 + ((s + e) % 6)] AS path) p`,
+        [project.id, n],
+      );
+      await db.query(`ANALYZE tracking_events`);
+      const [{ events }] = await db.query(`SELECT count(*)::int AS events FROM tracking_events`);
+      const loadSeconds = (Date.now() - loadStart) / 1000;
+
+      const floorStart = Date.now();
+      await db.query(`DROP TABLE IF EXISTS bench_floor`);
+      await db.query(
+        `CREATE UNLOGGED TABLE bench_floor AS
+         SELECT project_id, session_id, min(occurred_at) AS started_at, max(occurred_at) AS ended_at, count(*) AS event_count,
+                count(*) FILTER (WHERE type = 'pageview') AS page_count,
+                array_agg(path ORDER BY occurred_at, seq) FILTER (WHERE type = 'pageview') AS journey_path,
+                bool_or(type = 'conversion') AS converted
+         FROM tracking_events GROUP BY project_id, session_id`,
+      );
+      const floorSeconds = (Date.now() - floorStart) / 1000;
+
+      global.gc?.();
+      const rssBefore = process.memoryUsage().rss;
+      let peakRss = rssBefore;
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+      const start = Date.now();
+      const counts = await aggregation.run();
+      const seconds = (Date.now() - start) / 1000;
+      clearInterval(sampler);
+      console.log(
+        JSON.stringify({
+          sessions: n,
+          events,
+          loadSeconds,
+          aggregationSeconds: seconds,
+          sessionsPerSecond: Math.round(n / seconds),
+          floorSeconds,
+          ratioToFloor: Number((seconds / floorSeconds).toFixed(2)),
+          peakRssMb: Math.round(peakRss / 1048576),
+          rssGrowthMb: Math.round((peakRss - rssBefore) / 1048576),
+          counts,
+        }),
+      );
+    }
+  } finally {
+    await bench.close();
+  }
+}
+
+void main();

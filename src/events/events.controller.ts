@@ -1,0 +1,25 @@
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ProjectAccess } from '../auth/access.decorators.js';
+import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { IngestEventsDto, IngestResultDto } from './dto/ingest-events.dto.js';
+import { EventsService } from './events.service.js';
+
+@ApiTags('events')
+@Controller('v1/projects/:projectId/events')
+export class EventsController {
+  constructor(private readonly events: EventsService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ProjectAccess('ingest')
+  @ApiOperation({
+    summary: 'Ingest a batch of tracking events (ingest scope)',
+    description: 'Valid events are stored; invalid ones are listed in `rejected` by index; a repeated eventId counts as a duplicate.',
+  })
+  @ApiOkResponse({ type: IngestResultDto })
+  @ApiKeyAuth('PROJECT_NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'MALFORMED_JSON')
+  ingest(@Param('projectId') projectId: string, @Body() body: IngestEventsDto): Promise<IngestResultDto> {
+    return this.events.ingest(projectId, body.events);
+  }
+}

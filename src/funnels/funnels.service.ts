@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { AppError } from '../common/errors/app-error.js';
+import { toDateRange } from '../sessions/date-range.js';
+import type { CreateFunnelDto, FunnelDto, FunnelListDto, FunnelReportDto } from './dto/funnel.dto.js';
+import { DEFAULT_FUNNEL, DEFAULT_FUNNEL_ID, type FunnelStep } from './funnel.constants.js';
+import { FunnelsRepository, type FunnelRow } from './funnels.repository.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function toFunnelDto(row: FunnelRow): FunnelDto {
+  return { id: row.id, name: row.name, steps: row.steps, createdAt: row.createdAt.toISOString() };
+}
+
+const DEFAULT_FUNNEL_DTO: FunnelDto = {
+  id: DEFAULT_FUNNEL.id,
+  name: DEFAULT_FUNNEL.name,
+  steps: DEFAULT_FUNNEL.steps.map((s) => ({ ...s })),
+  createdAt: null,
+};
+
+/** Funnel definitions (the built-in `default` plus each project's own) and their reports. */
+@Injectable()
+export class FunnelsService {
+  constructor(private readonly funnels: FunnelsRepository) {}
+
+  async list(projectId: string): Promise<FunnelListDto> {
+    const custom = await this.funnels.list(projectId);
+    return { data: [DEFAULT_FUNNEL_DTO, ...custom.map(toFunnelDto)] };
+  }
+
+  async create(projectId: string, input: CreateFunnelDto): Promise<FunnelDto> {
+    const steps: FunnelStep[] = input.steps.map((s) => ({
+      name: s.name,
+      eventType: s.eventType ?? 'pageview',
+      ...(s.path !== undefined ? { path: s.path } : {}),
+      ...(s.eventName !== undefined ? { eventName: s.eventName } : {}),
+    }));
+    return toFunnelDto(await this.funnels.insert(projectId, input.name, steps));
+  }
+
+  async delete(projectId: string, funnelId: string): Promise<void> {
+    if (funnelId === DEFAULT_FUNNEL_ID) throw new AppError('FUNNEL_READ_ONLY', 'The built-in funnel cannot be deleted.');
+    const deleted = UUID.test(funnelId) && (await this.funnels.delete(projectId, funnelId));
+    if (!deleted) throw new AppError('FUNNEL_NOT_FOUND', `No funnel "${funnelId}" in this project.`);
+  }
+
+  async report(projectId: string, funnelId: string, from?: string, to?: string): Promise<FunnelReportDto> {
+    const funnel = await this.definition(projectId, funnelId);
+    const range = toDateRange(from, to);
+    const visitors = await this.funnels.stageVisitors(projectId, funnel.steps, range.from, range.to);
+    return {
+      funnelId: funnel.id,
+      from: range.from ? range.from.toISOString() : null,
+      to: range.to ? range.to.toISOString() : null,
+      stages: funnel.steps.map((step, i) => ({
+        stage: step.name,
+        visitors: visitors[i],
+        dropOffRate: i === visitors.length - 1 || visitors[i] === 0 ? null : (visitors[i] - visitors[i + 1]) / visitors[i],
+        conversionFromStart: visitors[0] === 0 ? null : visitors[i] / visitors[0],
+      })),
+    };
+  }
+
+  private async definition(projectId: string, funnelId: string): Promise<{ id: string; steps: FunnelStep[] }> {
+    if (funnelId === DEFAULT_FUNNEL_ID) return { id: DEFAULT_FUNNEL_ID, steps: DEFAULT_FUNNEL.steps };
+    const row = UUID.test(funnelId) ? await this.funnels.find(projectId, funnelId) : undefined;
+    if (!row) throw new AppError('FUNNEL_NOT_FOUND', `No funnel "${funnelId}" in this project.`);
+    return row;
+  }
+}

@@ -1,0 +1,106 @@
+import { FixedClock } from '../../src/common/clock/clock.js';
+import { createProject, type ProjectFixture } from '../factories/projects.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+describe('event ingestion', () => {
+  const clock = new FixedClock(new Date('2025-06-15T12:00:00.000Z'));
+  let t: TestApp;
+  let shop: ProjectFixture;
+  let other: ProjectFixture;
+  const url = () => `/v1/projects/${shop.id}/events`;
+  const post = (body: unknown, key = shop.keys.ingest) => t.request({ method: 'POST', url: url(), key, body });
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, env: { INGEST_MAX_EVENTS: '5' } });
+    shop = await createProject(t);
+    other = await createProject(t, { name: 'Other' });
+  });
+  afterAll(() => t.close());
+
+  it('stores valid events with a normalised path and lists invalid ones by index', async () => {
+    const res = await post({
+      events: [
+        { sessionId: 's1', type: 'pageview', url: 'https://shop.example/product/7/?utm=x#reviews', occurredAt: '2025-06-15T11:00:00Z' },
+        { sessionId: 's1', type: 'click', occurredAt: '2025-06-15T11:00:00Z' },
+        { sessionId: 's1', type: 'pageview', occurredAt: '2025-06-15T11:00:00Z' },
+        { sessionId: 's1', type: 'custom', occurredAt: '2025-06-15T11:00:00Z' },
+        { sessionId: 's1', type: 'signal', occurredAt: 'yesterday' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(1);
+    expect(res.body.duplicates).toBe(0);
+    expect(res.body.rejected.map((r: { index: number; code: string }) => [r.index, r.code])).toEqual([
+      [1, 'EVENT_INVALID'],
+      [2, 'EVENT_INVALID'],
+      [3, 'EVENT_INVALID'],
+      [4, 'EVENT_INVALID'],
+    ]);
+    const rows = await t.sql(`SELECT path, received_at FROM tracking_events WHERE project_id = $1`, [shop.id]);
+    expect(rows).toEqual([{ path: '/product/7', received_at: new Date('2025-06-15T12:00:00.000Z') }]);
+  });
+
+  it('rejects an event more than 5 minutes in the future and accepts one 5 minutes ahead', async () => {
+    const res = await post({
+      events: [
+        { sessionId: 's2', type: 'signal', occurredAt: '2025-06-15T12:05:00.000Z' },
+        { sessionId: 's2', type: 'signal', occurredAt: '2025-06-15T12:05:00.001Z' },
+      ],
+    });
+    expect(res.body).toMatchObject({ accepted: 1, rejected: [{ index: 1, code: 'EVENT_IN_FUTURE' }] });
+  });
+
+  it('accepts historical events of any age, creating their month partition on arrival', async () => {
+    const res = await post({ events: [{ sessionId: 'old', type: 'signal', occurredAt: '1999-02-03T04:05:06Z' }] });
+    expect(res.body).toMatchObject({ accepted: 1, rejected: [] });
+    const partitions = await t.sql(`SELECT tableoid::regclass::text AS p FROM tracking_events WHERE session_id = 'old'`);
+    expect(partitions).toEqual([{ p: 'tracking_events_p199902' }]);
+  });
+
+  it('rejects unknown fields, oversized properties and strings PostgreSQL cannot store', async () => {
+    const res = await post({
+      events: [
+        { sessionId: 's3', type: 'signal', occurredAt: '2025-06-15T11:00:00Z', colour: 'red' },
+        { sessionId: 's3', type: 'signal', occurredAt: '2025-06-15T11:00:00Z', properties: { blob: 'x'.repeat(17 * 1024) } },
+        { sessionId: 's3', type: 'signal', occurredAt: '2025-06-15T11:00:00Z', properties: { nul: 'a\u0000b' } },
+        { sessionId: 'x'.repeat(129), type: 'signal', occurredAt: '2025-06-15T11:00:00Z' },
+        { sessionId: 's3', type: 'signal', occurredAt: '2025-02-30T11:00:00Z' },
+      ],
+    });
+    expect(res.body.accepted).toBe(0);
+    expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it.each([
+    ['a body that is not { events }', { foo: 1 }],
+    ['events that is not an array', { events: 'x' }],
+    ['an empty batch', { events: [] }],
+    ['a batch over INGEST_MAX_EVENTS', { events: Array.from({ length: 6 }, () => ({ sessionId: 's', type: 'signal', occurredAt: '2025-06-15T11:00:00Z' })) }],
+  ])('answers 400 VALIDATION_FAILED to %s', async (_name, body) => {
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+  });
+
+  it('answers 400 to a bare array body', async () => {
+    const res = await post([]);
+    expect(res.status).toBe(400);
+  });
+
+  it('answers 413 PAYLOAD_TOO_LARGE to a body over 1 MiB', async () => {
+    const big = JSON.stringify({ events: [{ sessionId: 's', type: 'signal', occurredAt: '2025-06-15T11:00:00Z', properties: { x: 'y'.repeat(1024 * 1024) } }] });
+    const res = await t.request({ method: 'POST', url: url(), key: shop.keys.ingest, payload: big, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers 403 to a read key and to another project key, 404 to an unknown project, 401 without a key', async () => {
+    const body = { events: [{ sessionId: 's', type: 'signal', occurredAt: '2025-06-15T11:00:00Z' }] };
+    expect((await post(body, shop.keys.read)).status).toBe(403);
+    expect((await post(body, other.keys.ingest)).status).toBe(403);
+    const unknown = await t.request({ method: 'POST', url: '/v1/projects/2b1f8a4e-0000-4000-8000-000000000000/events', body });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('PROJECT_NOT_FOUND');
+    expect((await t.request({ method: 'POST', url: url(), key: null, body })).status).toBe(401);
+  });
+});

@@ -3,5 +3,6 @@
  * compiled service, the migration CLI and the tests.
  */
 import { Foundation1764000000000 } from './1764000000000-foundation.js';
+import { Onboarding1764000300000 } from './1764000300000-onboarding.js';
 
-export const MIGRATIONS = [Foundation1764000000000];
+export const MIGRATIONS = [Foundation1764000000000, Onboarding1764000300000];

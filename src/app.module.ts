@@ -8,6 +8,7 @@ import { loggingModule } from './common/logging/logging.module.js';
 import { ObservabilityModule } from './common/observability/observability.module.js';
 import { DATABASE_URL } from './common/queue/queue.service.js';
 import { JobsModule } from './jobs/jobs.module.js';
+import { OnboardingModule } from './onboarding/onboarding.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 
 export interface AppModuleOptions {
@@ -31,6 +32,7 @@ export class AppModule {
         JobsModule,
         ProjectsModule,
         AuthModule.forRoot(adminApiKey),
+        OnboardingModule,
       ],
     };
   }

@@ -34,7 +34,8 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
       (raw as IncomingMessage & { id?: string }).id = id;
       return id;
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters carry ids of up to 128 characters (user ids); Fastify's default limit is 100.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
   });
 }
 

@@ -1,4 +1,4 @@
-// The few parts of autocannon's API the benchmarks use (it ships no types).
+// The few parts of autocannon's API the benchmarks use (the package ships no types).
 declare module 'autocannon' {
   namespace autocannon {
     interface Request {
@@ -10,15 +10,26 @@ declare module 'autocannon' {
     }
     interface Options {
       url: string;
-      method?: string;
       connections?: number;
+      overallRate?: number;
       duration?: number;
+      method?: string;
       headers?: Record<string, string>;
+      body?: string;
       requests?: Request[];
     }
+    interface Histogram {
+      average: number;
+      p50: number;
+      p90: number;
+      p99: number;
+      max: number;
+    }
     interface Result {
-      requests: { total: number; average: number };
-      latency: { p50: number; p99: number };
+      latency: Histogram;
+      requests: Histogram & { total: number };
+      errors: number;
+      timeouts: number;
       non2xx: number;
       '2xx': number;
     }

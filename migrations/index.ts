@@ -4,5 +4,6 @@
  */
 import { Foundation1764000000000 } from './1764000000000-foundation.js';
 import { TrackingEventsAndSessions1764000100000 } from './1764000100000-tracking-events-and-sessions.js';
+import { Onboarding1764000300000 } from './1764000300000-onboarding.js';
 
-export const MIGRATIONS = [Foundation1764000000000, TrackingEventsAndSessions1764000100000];
+export const MIGRATIONS = [Foundation1764000000000, TrackingEventsAndSessions1764000100000, Onboarding1764000300000];

@@ -3,6 +3,7 @@
  * problem+json error path, HTTP metrics, and the OpenAPI document. Used by main and the tests.
  */
 import type { IncomingMessage } from 'node:http';
+import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
@@ -35,7 +36,8 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
       (raw as IncomingMessage & { id?: string }).id = id;
       return id;
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters carry ids of up to 128 characters (user ids); Fastify's default limit is 100.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
   });
 }
 
@@ -59,11 +61,16 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     );
     if (reply.statusCode >= 500) metrics.errors.inc({ actor: 'http', code: `HTTP_${reply.statusCode}` });
   });
-  const document = SwaggerModule.createDocument(app, openApiConfig(), { extraModels: [ProblemDto] });
+  const document = createOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
 
   app.enableShutdownHooks([]);
   return app;
+}
+
+/** The OpenAPI document of the app's routes; also written without a database by `npm run client:generate`. */
+export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
+  return SwaggerModule.createDocument(app, openApiConfig(), { extraModels: [ProblemDto] });
 }
 
 function openApiConfig(): Omit<OpenAPIObject, 'paths'> {

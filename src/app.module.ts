@@ -10,6 +10,7 @@ import { DATABASE_URL } from './common/queue/queue.service.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { EventsModule } from './events/events.module.js';
 import { FunnelsModule } from './funnels/funnels.module.js';
+import { OnboardingModule } from './onboarding/onboarding.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 
@@ -37,6 +38,7 @@ export class AppModule {
         SessionsModule,
         FunnelsModule,
         AuthModule.forRoot(adminApiKey),
+        OnboardingModule,
       ],
     };
   }

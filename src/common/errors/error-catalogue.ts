@@ -25,6 +25,13 @@ export const ERROR_CATALOGUE = {
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   JOB_RUN_NOT_FOUND: { status: 404, title: 'Job run not found' },
   JOB_ALREADY_RUNNING: { status: 409, title: 'A run of this job is already in flight' },
+  // Onboarding and KPI events
+  ONBOARDING_STEP_NOT_FOUND: { status: 404, title: 'No such onboarding step in this project' },
+  ONBOARDING_STEP_NOT_ELIGIBLE: { status: 409, title: 'Earlier onboarding steps are not completed' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used for a different request' },
+  // Recorded as a KPI event's failure reason (the completion itself succeeds), never answered.
+  KPI_EVENT_INVALID: { status: 500, title: 'The KPI analytics event could not be built' },
+  KPI_EVENT_WRITE_FAILED: { status: 500, title: 'The KPI analytics event could not be stored' },
   // Server side
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is not ready' },
   INTERNAL_ERROR: { status: 500, title: 'Internal server error' },

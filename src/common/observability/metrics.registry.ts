@@ -47,6 +47,13 @@ export class MetricsRegistry {
     registers: [this.registry],
   });
 
+  readonly kpiEvents = new Counter({
+    name: 'trailmark_kpi_events_total',
+    help: 'Attempts to record leading-KPI analytics events, by outcome (recorded, failed) and trigger (request, retry)',
+    labelNames: ['outcome', 'trigger'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'trailmark_' });
   }

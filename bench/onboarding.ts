@@ -1,0 +1,114 @@
+/**
+ * Latency of POST …/users/{userId}/onboarding/steps/{step}/complete at a steady request rate over
+ * loopback: every request completes step 1 for a new user (a completion, an outbox row and a KPI
+ * event, in one transaction). The floor, measured in the same run at the same rate, is an
+ * authenticated GET of the project (API key check plus one read).
+ *
+ *   npm run bench:onboarding              embedded PostgreSQL in a temporary directory
+ *   DATABASE_URL=postgres://… npm run bench:onboarding   a fresh database on that server
+ *   BENCH_RATE=500 BENCH_SECONDS=10 BENCH_CONNECTIONS=10  (the defaults)
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { createApp } from '../src/app.factory.js';
+import { loadConfig } from '../src/common/config/config.js';
+import { ensureDatabase, startEmbeddedPostgres } from '../src/common/database/embedded-postgres.js';
+
+const RATE = Number(process.env.BENCH_RATE ?? 500);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const ADMIN_KEY = randomBytes(24).toString('hex');
+
+async function database(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const name = `trailmark_bench_${randomBytes(4).toString('hex')}`;
+  if (process.env.DATABASE_URL) {
+    const url = await ensureDatabase(process.env.DATABASE_URL, name);
+    return {
+      url,
+      stop: async () => {
+        const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+        await client.connect();
+        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+        await client.end();
+      },
+    };
+  }
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'trailmark-bench-pg-'));
+  await chmod(dataDir, 0o755);
+  const server = await startEmbeddedPostgres({ dataDir, port: 56000 + Math.floor(Math.random() * 3000) });
+  const url = await ensureDatabase(server.url, name);
+  return { url, stop: async () => { await server.stop(); await rm(dataDir, { recursive: true, force: true }); } };
+}
+
+async function call(base: string, method: string, url: string, key: string, body?: unknown): Promise<Record<string, string>> {
+  const res = await fetch(base + url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, string>;
+}
+
+function run(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+function summary(label: string, r: autocannon.Result) {
+  const ok = r['2xx'];
+  return { label, requests: r.requests.total, ok, non2xx: r.non2xx, errors: r.errors, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, rps: r.requests.average };
+}
+
+async function main(): Promise<void> {
+  const db = await database();
+  const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', ADMIN_API_KEY: ADMIN_KEY, DATABASE_URL: db.url, JOBS_ENABLED: 'false' });
+  const app = await createApp({ config, databaseUrl: db.url, adminApiKey: ADMIN_KEY });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = await app.getUrl();
+  try {
+    const project = await call(base, 'POST', '/v1/projects', ADMIN_KEY, { name: 'bench' });
+    const { key } = await call(base, 'POST', `/v1/projects/${project.id}/api-keys`, ADMIN_KEY, { name: 'bench', scopes: ['ingest'] });
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const common = { connections: CONNECTIONS, overallRate: RATE, duration: SECONDS };
+
+    // Warm-up: JIT, connection pool, plan caches.
+    await run({ url: `${base}/v1/projects/${project.id}`, headers, ...common, duration: 2 });
+    const floor = await run({ url: `${base}/v1/projects/${project.id}`, headers, ...common });
+
+    let user = 0;
+    const complete = await run({
+      url: base,
+      ...common,
+      requests: [
+        {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ source: 'bench', metadata: { plan: 'trial' } }),
+          setupRequest: (req: autocannon.Request) => ({ ...req, path: `/v1/projects/${project.id}/users/bench-${user++}/onboarding/steps/1/complete` }),
+        },
+      ],
+    });
+    const [{ count }] = (await app.get<DataSource>(getDataSourceToken()).query(`SELECT count(*)::int AS count FROM kpi_events`)) as { count: number }[];
+
+    const rows = [summary('floor: GET project (auth + 1 read)', floor), summary('POST …/onboarding/steps/1/complete', complete)];
+    console.log(`\nbench:onboarding — ${RATE} req/s for ${SECONDS} s over ${CONNECTIONS} connections, loopback, ${process.env.DATABASE_URL ? 'external' : 'embedded'} PostgreSQL`);
+    console.table(rows);
+    console.log(`p50 ratio to floor: ${(complete.latency.p50 / floor.latency.p50).toFixed(2)}x; p99 ratio to floor: ${(complete.latency.p99 / floor.latency.p99).toFixed(2)}x`);
+    console.log(`KPI events recorded: ${count} (one per successful completion: ${complete['2xx']})`);
+    console.log(`target p99 < 50 ms at 500 req/s: ${complete.latency.p99 < 50 && RATE >= 500 ? 'met' : 'not met'}`);
+  } finally {
+    await app.close();
+    await db.stop();
+  }
+}
+
+void main();

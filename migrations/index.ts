@@ -3,5 +3,6 @@
  * compiled service, the migration CLI and the tests.
  */
 import { Foundation1764000000000 } from './1764000000000-foundation.js';
+import { OperationalMetrics1764000400000 } from './1764000400000-operational-metrics.js';
 
-export const MIGRATIONS = [Foundation1764000000000];
+export const MIGRATIONS = [Foundation1764000000000, OperationalMetrics1764000400000];

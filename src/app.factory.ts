@@ -15,6 +15,7 @@ import { ProblemFilter } from './common/errors/problem.filter.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { requestIdOf } from './common/logging/logging.module.js';
 import { MetricsRegistry } from './common/observability/metrics.registry.js';
+import { OperationalMetricsProcessor } from './operational-metrics/operational-metrics.processor.js';
 
 export async function createApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), createAdapter(options.config), {
@@ -46,6 +47,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
 
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(MetricsRegistry);
+  const operationalMetrics = app.get(OperationalMetricsProcessor);
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
@@ -54,7 +56,10 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-    if (reply.statusCode >= 500) metrics.errors.inc({ actor: 'http', code: `HTTP_${reply.statusCode}` });
+    if (reply.statusCode >= 500) {
+      metrics.errors.inc({ actor: 'http', code: `HTTP_${reply.statusCode}` });
+      await operationalMetrics.recordHttpError(reply.statusCode);
+    }
   });
   const document = SwaggerModule.createDocument(app, openApiConfig(), { extraModels: [ProblemDto] });
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });

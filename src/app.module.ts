@@ -8,6 +8,7 @@ import { loggingModule } from './common/logging/logging.module.js';
 import { ObservabilityModule } from './common/observability/observability.module.js';
 import { DATABASE_URL } from './common/queue/queue.service.js';
 import { JobsModule } from './jobs/jobs.module.js';
+import { OperationalMetricsCollectorModule, OperationalMetricsModule } from './operational-metrics/operational-metrics.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 
 export interface AppModuleOptions {
@@ -28,9 +29,11 @@ export class AppModule {
         databaseModule(config, databaseUrl),
         ClockModule,
         ObservabilityModule,
+        OperationalMetricsCollectorModule,
         JobsModule,
         ProjectsModule,
         AuthModule.forRoot(adminApiKey),
+        OperationalMetricsModule,
       ],
     };
   }

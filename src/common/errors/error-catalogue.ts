@@ -21,6 +21,13 @@ export const ERROR_CATALOGUE = {
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   JOB_RUN_NOT_FOUND: { status: 404, title: 'Job run not found' },
   JOB_ALREADY_RUNNING: { status: 409, title: 'A run of this job is already in flight' },
+  // Operational metrics: per-item rejection codes of POST /operational-metrics
+  OPERATIONAL_METRIC_INVALID: { status: 400, title: 'The metric is not an object of type, value, labels and recordedAt' },
+  OPERATIONAL_METRIC_TYPE_UNKNOWN: { status: 400, title: 'Unknown operational metric type' },
+  OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE: { status: 400, title: 'The value is not allowed for this metric type' },
+  OPERATIONAL_METRIC_LABELS_INVALID: { status: 400, title: 'Unknown label or label value out of range' },
+  OPERATIONAL_METRIC_TIME_IN_FUTURE: { status: 400, title: 'recordedAt is more than 5 minutes in the future' },
+  OPERATIONAL_METRIC_TIME_TOO_OLD: { status: 400, title: 'recordedAt is older than the raw retention' },
   // Server side
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is not ready' },
   INTERNAL_ERROR: { status: 500, title: 'Internal server error' },

@@ -34,6 +34,7 @@ declare module 'autocannon' {
       '2xx': number;
     }
   }
+  function autocannon(options: autocannon.Options): Promise<autocannon.Result>;
   function autocannon(options: autocannon.Options, callback: (error: Error | null, result: autocannon.Result) => void): unknown;
   export default autocannon;
 }

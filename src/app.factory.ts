@@ -16,6 +16,7 @@ import { ProblemFilter } from './common/errors/problem.filter.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { requestIdOf } from './common/logging/logging.module.js';
 import { MetricsRegistry } from './common/observability/metrics.registry.js';
+import { OperationalMetricsProcessor } from './operational-metrics/operational-metrics.processor.js';
 
 export async function createApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), createAdapter(options.config), {
@@ -51,6 +52,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   // JSON only: Fastify's own JSON parser stays; everything else is a 415.
   fastify.removeContentTypeParser(['text/plain']);
   const metrics = app.get(MetricsRegistry);
+  const operationalMetrics = app.get(OperationalMetricsProcessor);
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
@@ -59,7 +61,10 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-    if (reply.statusCode >= 500) metrics.errors.inc({ actor: 'http', code: `HTTP_${reply.statusCode}` });
+    if (reply.statusCode >= 500) {
+      metrics.errors.inc({ actor: 'http', code: `HTTP_${reply.statusCode}` });
+      await operationalMetrics.recordHttpError(reply.statusCode);
+    }
   });
   const document = createOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });

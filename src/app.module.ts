@@ -11,6 +11,7 @@ import { JobsModule } from './jobs/jobs.module.js';
 import { EventsModule } from './events/events.module.js';
 import { FunnelsModule } from './funnels/funnels.module.js';
 import { OnboardingModule } from './onboarding/onboarding.module.js';
+import { OperationalMetricsCollectorModule, OperationalMetricsModule } from './operational-metrics/operational-metrics.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 
@@ -32,6 +33,7 @@ export class AppModule {
         databaseModule(config, databaseUrl),
         ClockModule,
         ObservabilityModule,
+        OperationalMetricsCollectorModule,
         JobsModule,
         ProjectsModule,
         EventsModule,
@@ -39,6 +41,7 @@ export class AppModule {
         FunnelsModule,
         AuthModule.forRoot(adminApiKey),
         OnboardingModule,
+        OperationalMetricsModule,
       ],
     };
   }

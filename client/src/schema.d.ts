@@ -408,6 +408,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{projectId}/operational-metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Raw operational metrics of the last 30 days, newest first */
+        get: operations["ProjectOperationalMetricsController_list"];
+        put?: never;
+        /**
+         * Record operational metrics (1–1000); invalid ones are rejected one by one
+         * @description Valid metrics are stored; each invalid one is listed in `rejected` with its index, code and reason.
+         */
+        post: operations["ProjectOperationalMetricsController_record"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/operational-metrics/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Daily operational metrics (count, sum, min, max, avg, p95) per type and label set, days ascending */
+        get: operations["ProjectOperationalMetricsController_daily"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operational-metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The service's own raw operational metrics, newest first (admin key) */
+        get: operations["SystemOperationalMetricsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operational-metrics/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The service's own daily operational metrics, days ascending (admin key) */
+        get: operations["SystemOperationalMetricsController_daily"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -416,7 +488,7 @@ export interface components {
          * @description Stable machine-readable code
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PROJECT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "SESSION_NOT_FOUND" | "FUNNEL_NOT_FOUND" | "FUNNEL_READ_ONLY" | "JOB_NOT_FOUND" | "JOB_RUN_NOT_FOUND" | "JOB_ALREADY_RUNNING" | "ONBOARDING_STEP_NOT_FOUND" | "ONBOARDING_STEP_NOT_ELIGIBLE" | "IDEMPOTENCY_KEY_REUSED" | "KPI_EVENT_INVALID" | "KPI_EVENT_WRITE_FAILED" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
+        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PROJECT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "SESSION_NOT_FOUND" | "FUNNEL_NOT_FOUND" | "FUNNEL_READ_ONLY" | "JOB_NOT_FOUND" | "JOB_RUN_NOT_FOUND" | "JOB_ALREADY_RUNNING" | "ONBOARDING_STEP_NOT_FOUND" | "ONBOARDING_STEP_NOT_ELIGIBLE" | "IDEMPOTENCY_KEY_REUSED" | "KPI_EVENT_INVALID" | "KPI_EVENT_WRITE_FAILED" | "OPERATIONAL_METRIC_INVALID" | "OPERATIONAL_METRIC_TYPE_UNKNOWN" | "OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE" | "OPERATIONAL_METRIC_LABELS_INVALID" | "OPERATIONAL_METRIC_TIME_IN_FUTURE" | "OPERATIONAL_METRIC_TIME_TOO_OLD" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
         FieldErrorDto: {
             /** @example events[3].occurredAt */
             field: string;
@@ -858,6 +930,106 @@ export interface components {
             to: string;
             /** @description Recorded events per KPI per bucket, zero-filled for the project's KPIs */
             data: components["schemas"]["KpiStatsPointDto"][];
+        };
+        LabelsDto: {
+            /**
+             * @description Who did the work
+             * @example summariser
+             */
+            actor?: string;
+            /** @example gpt-4o-mini */
+            model?: string;
+            /** @example session-metrics */
+            queue?: string;
+            /** @example high */
+            bucket?: string;
+            /**
+             * @description An error code
+             * @example TIMEOUT
+             */
+            code?: string;
+        };
+        OperationalMetricInputDto: {
+            /** @enum {string} */
+            type: "queue_depth" | "processing_time" | "error" | "token_usage" | "confidence";
+            /**
+             * @description Finite. queue_depth and token_usage: integers ≥ 0; processing_time: milliseconds ≥ 0; error: integer ≥ 1; confidence: 0..1
+             * @example 1530
+             */
+            value: number;
+            /** @description Only the keys actor, model, queue, bucket, code; values 1–128 characters */
+            labels?: components["schemas"]["LabelsDto"];
+            /**
+             * Format: date-time
+             * @description Default now; at most 5 minutes ahead and not older than the raw retention window
+             */
+            recordedAt?: string;
+        };
+        RecordOperationalMetricsDto: {
+            metrics: components["schemas"]["OperationalMetricInputDto"][];
+        };
+        RejectedMetricDto: {
+            /**
+             * @description Position of the metric in the batch
+             * @example 3
+             */
+            index: number;
+            /**
+             * @example OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE
+             * @enum {string}
+             */
+            code: "OPERATIONAL_METRIC_INVALID" | "OPERATIONAL_METRIC_TYPE_UNKNOWN" | "OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE" | "OPERATIONAL_METRIC_LABELS_INVALID" | "OPERATIONAL_METRIC_TIME_IN_FUTURE" | "OPERATIONAL_METRIC_TIME_TOO_OLD";
+            /** @example a confidence value must be from 0 to 1 (got 1.2) */
+            message: string;
+        };
+        RecordOperationalMetricsResultDto: {
+            /**
+             * @description Metrics stored
+             * @example 499
+             */
+            accepted: number;
+            rejected: components["schemas"]["RejectedMetricDto"][];
+        };
+        OperationalMetricDto: {
+            /** @example 1842 */
+            id: string;
+            /** @enum {string} */
+            type: "queue_depth" | "processing_time" | "error" | "token_usage" | "confidence";
+            value: number;
+            labels: components["schemas"]["LabelsDto"];
+            /** @example actor:ingest|code:TIMEOUT */
+            labelsKey: string;
+            /** Format: date-time */
+            recordedAt: string;
+            /** Format: date-time */
+            receivedAt: string;
+        };
+        OperationalMetricPageDto: {
+            data: components["schemas"]["OperationalMetricDto"][];
+            nextCursor: string | null;
+        };
+        OperationalMetricDayDto: {
+            /**
+             * @description UTC day
+             * @example 2026-02-06
+             */
+            day: string;
+            /** @enum {string} */
+            type: "queue_depth" | "processing_time" | "error" | "token_usage" | "confidence";
+            /** @example actor:ingest */
+            labelsKey: string;
+            labels: components["schemas"]["LabelsDto"];
+            /** @description Samples */
+            count: number;
+            sum: number;
+            min: number;
+            max: number;
+            avg: number;
+            /** @description 95th percentile, linear interpolation between the closest ranks (percentile_cont) */
+            p95: number;
+        };
+        OperationalMetricDaysDto: {
+            data: components["schemas"]["OperationalMetricDayDto"][];
         };
     };
     responses: never;
@@ -2446,6 +2618,311 @@ export interface operations {
             };
             /** @description `PROJECT_NOT_FOUND`: Project not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    ProjectOperationalMetricsController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                type?: "queue_depth" | "processing_time" | "error" | "token_usage" | "confidence";
+                /** @description Inclusive */
+                from?: string;
+                /** @description Exclusive */
+                to?: string;
+                /** @description Exactly this label set ("" for none) */
+                labelsKey?: string;
+            };
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationalMetricPageDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PROJECT_NOT_FOUND`: Project not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    ProjectOperationalMetricsController_record: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordOperationalMetricsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordOperationalMetricsResultDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PROJECT_NOT_FOUND`: Project not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    ProjectOperationalMetricsController_daily: {
+        parameters: {
+            query?: {
+                type?: "queue_depth" | "processing_time" | "error" | "token_usage" | "confidence";
+                /** @description Inclusive */
+                from?: string;
+                /** @description Exclusive */
+                to?: string;
+                /** @description Exactly this label set ("" for none) */
+                labelsKey?: string;
+            };
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationalMetricDaysDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PROJECT_NOT_FOUND`: Project not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    SystemOperationalMetricsController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                type?: "queue_depth" | "processing_time" | "error" | "token_usage" | "confidence";
+                /** @description Inclusive */
+                from?: string;
+                /** @description Exclusive */
+                to?: string;
+                /** @description Exactly this label set ("" for none) */
+                labelsKey?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationalMetricPageDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    SystemOperationalMetricsController_daily: {
+        parameters: {
+            query?: {
+                type?: "queue_depth" | "processing_time" | "error" | "token_usage" | "confidence";
+                /** @description Inclusive */
+                from?: string;
+                /** @description Exclusive */
+                to?: string;
+                /** @description Exactly this label set ("" for none) */
+                labelsKey?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationalMetricDaysDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 
 /** Every job the service runs. Boot fails unless each has exactly one registered handler. */
-export const JOB_NAMES = ['job-runs-prune', 'session-aggregation', 'kpi-event-retry'] as const;
+export const JOB_NAMES = [
+  'job-runs-prune',
+  'session-aggregation',
+  'kpi-event-retry',
+  'operational-metrics-rollup',
+  'queue-depth-sample',
+] as const;
 
 export type JobCounts = Record<string, number | string | boolean | null>;
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { execute, queryOne, queryRows } from '../common/database/sql.js';
+import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
 import type { JobCounts } from './job-registry.js';
 
 export type JobRunStatus = 'queued' | 'running' | 'succeeded' | 'failed';
@@ -76,9 +76,14 @@ export class JobRunsRepository {
     await execute(this.db, `UPDATE job_runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'`, [id]);
   }
 
-  async finish(id: string, outcome: { status: 'succeeded' | 'failed'; counts: JobCounts; error: string | null; durationMs: number }): Promise<JobRun> {
+  /** Records the end of a run, through `db` when the caller writes more in the same transaction. */
+  async finish(
+    id: string,
+    outcome: { status: 'succeeded' | 'failed'; counts: JobCounts; error: string | null; durationMs: number },
+    db: Db = this.db,
+  ): Promise<JobRun> {
     const row = await queryOne<JobRun>(
-      this.db,
+      db,
       `UPDATE job_runs
        SET status = $2, counts = $3, error = $4, duration_ms = $5, finished_at = now()
        WHERE id = $1 RETURNING ${COLUMNS}`,

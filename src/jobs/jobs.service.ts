@@ -5,13 +5,22 @@
  * run it once.
  */
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../common/config/config.module.js';
 import type { AppConfig } from '../common/config/config.js';
 import { AppError } from '../common/errors/app-error.js';
 import { MetricsRegistry } from '../common/observability/metrics.registry.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination/cursor.js';
+import { OperationalMetricsCollector } from '../operational-metrics/operational-metrics.collector.js';
 import { JobRegistry, type JobCounts, type JobDefinition } from './job-registry.js';
 import { JobRunsRepository, type JobRun } from './job-runs.repository.js';
+
+/** A failure's own code when it carries one (AppError, PermanentJobError), for the error metrics. */
+function errorCodeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,127}$/.test(code) ? code : undefined;
+}
 
 const HEARTBEAT_MS = 15_000;
 
@@ -31,6 +40,8 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
     private readonly registry: JobRegistry,
     private readonly runs: JobRunsRepository,
     private readonly metrics: MetricsRegistry,
+    private readonly collector: OperationalMetricsCollector,
+    @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -85,6 +96,7 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
     let status: 'succeeded' | 'failed' = 'succeeded';
     let counts: JobCounts = {};
     let errorMessage: string | null = null;
+    let errorCode = 'JOB_RUN_FAILED';
     try {
       await this.runs.markRunning(run.id);
       logger.log({ runId: run.id, trigger: run.trigger, params: run.params }, 'job run started');
@@ -92,15 +104,22 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
     } catch (error) {
       status = 'failed';
       errorMessage = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      errorCode = errorCodeOf(error) ?? errorCode;
       logger.error({ err: error, runId: run.id }, 'job run failed');
     } finally {
       clearInterval(heartbeat);
     }
     const durationMs = Math.round(performance.now() - startedAt);
     this.metrics.jobRunDuration.observe({ job: definition.name, status }, durationMs / 1000);
-    if (status === 'failed') this.metrics.errors.inc({ actor: definition.name, code: 'JOB_RUN_FAILED' });
+    if (status === 'failed') this.metrics.errors.inc({ actor: definition.name, code: errorCode });
     try {
-      const finished = await this.runs.finish(run.id, { status, counts, error: errorMessage, durationMs });
+      // The run's own operational metrics commit with its final record, or not at all.
+      const finished = await this.db.transaction(async (tx) => {
+        const actor = { actor: definition.name };
+        await this.collector.recordProcessingTime(tx, durationMs, actor);
+        if (status === 'failed') await this.collector.recordError(tx, { ...actor, code: errorCode });
+        return this.runs.finish(run.id, { status, counts, error: errorMessage, durationMs }, tx);
+      });
       logger.log({ runId: run.id, status, durationMs, counts }, 'job run finished');
       return finished;
     } catch (error) {

@@ -30,6 +30,8 @@ export interface AppConfig {
   ingest: { maxEventsPerBatch: number };
   sessions: { aggregationBatchSize: number };
   jobRunsRetentionDays: number;
+  /** Raw operational metrics are kept this many whole UTC days before the current one. */
+  operationalMetrics: { rawRetentionDays: number };
 }
 
 export class ConfigError extends Error {
@@ -145,5 +147,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ingest: { maxEventsPerBatch: readInt(env, 'INGEST_MAX_EVENTS', 1000, 1, 10_000) },
     sessions: { aggregationBatchSize: readInt(env, 'SESSION_AGGREGATION_BATCH', 1000, 1, 100_000) },
     jobRunsRetentionDays: readInt(env, 'JOB_RUNS_RETENTION_DAYS', 90, 1, 3650),
+    operationalMetrics: { rawRetentionDays: readInt(env, 'OPERATIONAL_RAW_RETENTION_DAYS', 30, 1, 3650) },
   };
 }

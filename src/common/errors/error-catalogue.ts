@@ -32,6 +32,13 @@ export const ERROR_CATALOGUE = {
   // Recorded as a KPI event's failure reason (the completion itself succeeds), never answered.
   KPI_EVENT_INVALID: { status: 500, title: 'The KPI analytics event could not be built' },
   KPI_EVENT_WRITE_FAILED: { status: 500, title: 'The KPI analytics event could not be stored' },
+  // Operational metrics: per-item rejection codes of POST /operational-metrics
+  OPERATIONAL_METRIC_INVALID: { status: 400, title: 'The metric is not an object of type, value, labels and recordedAt' },
+  OPERATIONAL_METRIC_TYPE_UNKNOWN: { status: 400, title: 'Unknown operational metric type' },
+  OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE: { status: 400, title: 'The value is not allowed for this metric type' },
+  OPERATIONAL_METRIC_LABELS_INVALID: { status: 400, title: 'Unknown label or label value out of range' },
+  OPERATIONAL_METRIC_TIME_IN_FUTURE: { status: 400, title: 'recordedAt is more than 5 minutes in the future' },
+  OPERATIONAL_METRIC_TIME_TOO_OLD: { status: 400, title: 'recordedAt is older than the raw retention' },
   // Server side
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is not ready' },
   INTERNAL_ERROR: { status: 500, title: 'Internal server error' },

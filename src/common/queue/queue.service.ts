@@ -177,6 +177,23 @@ export class QueueService implements OnApplicationBootstrap, BeforeApplicationSh
     return depths;
   }
 
+  /**
+   * Items waiting (created or retrying) in every queue pg-boss knows, dead-letter queues included,
+   * counted now from `pgboss.job`: {@link depths} reads pg-boss's cached queue stats, which only
+   * its supervisor refreshes (and not at all on an instance with JOBS_ENABLED=false).
+   */
+  async liveDepths(): Promise<Record<string, number>> {
+    const boss = await this.start();
+    const { rows } = await boss.getDb().executeSql(
+      `SELECT q.name, count(j.id)::int AS depth
+       FROM pgboss.queue q
+       LEFT JOIN pgboss.job j ON j.name = q.name AND j.state IN ('created', 'retry')
+       GROUP BY q.name
+       ORDER BY q.name`,
+    );
+    return Object.fromEntries((rows as { name: string; depth: number }[]).map((row) => [row.name, row.depth]));
+  }
+
   /** Stops fetching, lets items in hand finish (up to the shutdown timeout), then closes. */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.started) return;

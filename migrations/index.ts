@@ -3,5 +3,6 @@
  * compiled service, the migration CLI and the tests.
  */
 import { Foundation1764000000000 } from './1764000000000-foundation.js';
+import { TrackingEventsAndSessions1764000100000 } from './1764000100000-tracking-events-and-sessions.js';
 
-export const MIGRATIONS = [Foundation1764000000000];
+export const MIGRATIONS = [Foundation1764000000000, TrackingEventsAndSessions1764000100000];

@@ -4,5 +4,6 @@
  */
 import { Foundation1764000000000 } from './1764000000000-foundation.js';
 import { TrackingEventsAndSessions1764000100000 } from './1764000100000-tracking-events-and-sessions.js';
+import { SessionMetrics1764000200000 } from './1764000200000-session-metrics.js';
 
-export const MIGRATIONS = [Foundation1764000000000, TrackingEventsAndSessions1764000100000];
+export const MIGRATIONS = [Foundation1764000000000, TrackingEventsAndSessions1764000100000, SessionMetrics1764000200000];

@@ -9,6 +9,7 @@ import { ObservabilityModule } from './common/observability/observability.module
 import { DATABASE_URL } from './common/queue/queue.service.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
+import { SessionMetricsModule } from './session-metrics/session-metrics.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -31,6 +32,7 @@ export class AppModule {
         JobsModule,
         ProjectsModule,
         AuthModule.forRoot(adminApiKey),
+        SessionMetricsModule,
       ],
     };
   }

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 
 /** Every job the service runs. Boot fails unless each has exactly one registered handler. */
-export const JOB_NAMES = ['job-runs-prune'] as const;
+export const JOB_NAMES = ['job-runs-prune', 'session-metrics-sweep'] as const;
 
 export type JobCounts = Record<string, number | string | boolean | null>;
 

@@ -35,7 +35,8 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
       (raw as IncomingMessage & { id?: string }).id = id;
       return id;
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters carry session ids of up to 128 characters, percent-encoded (Fastify's default cap is 100).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
   });
 }
 

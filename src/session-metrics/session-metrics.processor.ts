@@ -114,7 +114,7 @@ export class SessionMetricsProcessor {
           const session = sessions.get(sessionId);
           const problem = this.loadProblem(sessionId, session);
           if (problem) failed.push({ sessionId, error: problem });
-          else if (!input.force && isCurrent(session!)) skipped.push(sessionId);
+          else if (!input.force && session!.metricsCurrent) skipped.push(sessionId);
           else toCompute.push(sessionId);
         }
 
@@ -175,7 +175,7 @@ export class SessionMetricsProcessor {
     if (!session) return new AppError('SESSION_NOT_FOUND', `No session "${sessionId}" in this project.`, { extensions: { sessionId } });
     if (session.status !== 'completed') {
       return new AppError('SESSION_NOT_COMPLETED', `Session "${sessionId}" is ${session.status}; metrics are computed once it is completed.`, {
-        extensions: { sessionId, status: session.status },
+        extensions: { sessionId, sessionStatus: session.status },
       });
     }
     const problems = this.verifier.checkSession(session);
@@ -214,11 +214,6 @@ export class SessionMetricsProcessor {
   private itemFinished(outcome: PipelineItemOutcome): void {
     if (outcome.status === 'failed') this.metrics.errors.inc({ actor: 'session-metrics', code: outcome.errorCode ?? 'UNKNOWN' });
   }
-}
-
-/** Metrics are current when computed from the session's latest aggregation. */
-function isCurrent(session: SessionForMetrics): boolean {
-  return session.metricsAggregatedAt !== null && session.aggregatedAt !== null && session.aggregatedAt <= session.metricsAggregatedAt;
 }
 
 function run(

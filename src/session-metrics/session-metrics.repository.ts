@@ -13,14 +13,13 @@ export interface SessionForMetrics {
   eventCount: number | null;
   converted: boolean | null;
   aggregatedAt: Date | null;
-  /** `session_aggregated_at` of the stored metrics; null when none are stored. */
-  metricsAggregatedAt: Date | null;
+  /** Stored metrics were computed from this very aggregation of the session (compared in SQL, to the microsecond). */
+  metricsCurrent: boolean;
 }
 
 /** One row of the metrics statement: the five metrics plus the facts the verifier checks. */
 export interface ComputedSessionMetrics {
   sessionId: string;
-  aggregatedAt: Date;
   timeToFirstDraftMs: number | null;
   completionRate: number | null;
   confirmationRate: number | null;
@@ -79,7 +78,7 @@ export interface SessionMetricsStats {
  */
 export const SESSION_METRICS_SQL = `
 WITH s AS (
-  SELECT project_id, session_id, started_at, duration_seconds, converted, aggregated_at
+  SELECT project_id, session_id, started_at, duration_seconds, converted
   FROM sessions
   WHERE project_id = $1 AND session_id = ANY($2::text[])
 ),
@@ -123,7 +122,6 @@ last_open_step AS (
 ),
 m AS (
   SELECT s.session_id,
-         s.aggregated_at,
          round(extract(epoch FROM c.first_draft_at - s.started_at) * 1000)::float8               AS time_to_first_draft_ms,
          st.completed::float8 / nullif(st.started, 0)                                            AS completion_rate,
          c.drafts_confirmed::float8 / nullif(c.drafts_created, 0)                                AS confirmation_rate,
@@ -138,7 +136,6 @@ m AS (
   LEFT JOIN last_open_step los ON los.session_id = s.session_id
 )
 SELECT session_id              AS "sessionId",
-       aggregated_at           AS "aggregatedAt",
        time_to_first_draft_ms  AS "timeToFirstDraftMs",
        completion_rate         AS "completionRate",
        confirmation_rate       AS "confirmationRate",
@@ -195,7 +192,8 @@ export class SessionMetricsRepository {
       tx,
       `SELECT s.session_id AS "sessionId", s.status, s.started_at AS "startedAt", s.ended_at AS "endedAt",
               s.duration_seconds AS "durationSeconds", s.event_count AS "eventCount", s.converted,
-              s.aggregated_at AS "aggregatedAt", m.session_aggregated_at AS "metricsAggregatedAt"
+              s.aggregated_at AS "aggregatedAt",
+              coalesce(m.session_aggregated_at >= s.aggregated_at, false) AS "metricsCurrent"
        FROM sessions s
        LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
        WHERE s.project_id = $1 AND s.session_id = ANY($2::text[])
@@ -217,9 +215,11 @@ export class SessionMetricsRepository {
       tx,
       `INSERT INTO session_metrics (project_id, session_id, time_to_first_draft_ms, completion_rate, confirmation_rate,
                                     signal_density, dropped_off, drop_off_step, session_aggregated_at, computed_at)
-       SELECT $1, r.session_id, r.ttfd, r.completion, r.confirmation, r.density, r.dropped, r.step, r.aggregated, $10
-       FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::boolean[], $8::text[], $9::timestamptz[])
-            AS r(session_id, ttfd, completion, confirmation, density, dropped, step, aggregated)
+       SELECT $1, r.session_id, r.ttfd, r.completion, r.confirmation, r.density, r.dropped, r.step, s.aggregated_at, $9
+       FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::boolean[], $8::text[])
+            AS r(session_id, ttfd, completion, confirmation, density, dropped, step)
+       -- the stamp comes from the (locked) sessions row itself: a round trip through JS would cut it to ms
+       JOIN sessions s ON s.project_id = $1 AND s.session_id = r.session_id
        ON CONFLICT (project_id, session_id) DO UPDATE SET
          time_to_first_draft_ms = EXCLUDED.time_to_first_draft_ms,
          completion_rate        = EXCLUDED.completion_rate,
@@ -238,7 +238,6 @@ export class SessionMetricsRepository {
         rows.map((r) => r.signalDensity),
         rows.map((r) => r.droppedOff),
         rows.map((r) => r.dropOffStep),
-        rows.map((r) => r.aggregatedAt),
         computedAt,
       ],
     );

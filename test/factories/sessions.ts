@@ -29,7 +29,7 @@ const DEFAULT_BASE = new Date('2026-03-02T10:00:00Z');
 export async function createSession(t: TestApp, projectId: string, spec: SessionSpec): Promise<string> {
   const sessionId = spec.sessionId ?? `s-${randomUUID()}`;
   const base = (spec.base ?? DEFAULT_BASE).getTime();
-  const times = spec.events.map((e) => base + e.at * 1000);
+  const times = spec.events.map((e) => base + Math.round(e.at * 1000));
   await t.sql(
     `INSERT INTO tracking_events (project_id, event_id, session_id, type, name, url, path, occurred_at, received_at)
      SELECT $1, gen_random_uuid(), $2, e.type, e.name, e.url, e.path, e.at, e.at

@@ -120,7 +120,8 @@ describe('session metrics: formulas (spec §3) through the recompute endpoint', 
 
 /** An independent oracle of spec §3, written from the spec's words, for the property test. */
 function oracle(events: EventSpec[], converted: boolean) {
-  const times = events.map((e) => e.at * 1000);
+  const ms = (e: EventSpec) => Math.round(e.at * 1000);
+  const times = events.map(ms);
   const start = Math.min(...times);
   const durationS = events.length > 1 ? (Math.max(...times) - start) / 1000 : null;
   const drafts = events.filter((e) => e.type === 'draft_created');
@@ -134,13 +135,13 @@ function oracle(events: EventSpec[], converted: boolean) {
   let dropOffStep: string | null = null;
   let best = -Infinity;
   events.forEach((e) => {
-    if (e.type === 'step_started' && open.includes(e.name!) && e.at * 1000 >= best) {
-      best = e.at * 1000;
+    if (e.type === 'step_started' && open.includes(e.name!) && ms(e) >= best) {
+      best = ms(e);
       dropOffStep = e.name!;
     }
   });
   return {
-    timeToFirstDraftMs: drafts.length ? Math.min(...drafts.map((d) => d.at * 1000)) - start : null,
+    timeToFirstDraftMs: drafts.length ? Math.min(...drafts.map(ms)) - start : null,
     completionRate: started.size ? [...started].filter((n) => completedNames.has(n)).length / started.size : null,
     confirmationRate: drafts.length ? confirmed / drafts.length : null,
     signalDensity: signals / Math.max((durationS ?? 0) / 60, 1),

@@ -94,3 +94,28 @@ export async function addLateEvents(t: TestApp, projectId: string, sessionId: st
     [projectId, sessionId, events.length],
   );
 }
+
+/**
+ * `count` completed drafting sessions `<prefix>-<n>` in two statements (for volume tests): start,
+ * a draft at n % 50 + 5 s, its confirmation, one step started and completed, two signals, end at 120 s.
+ */
+export async function createDraftingSessions(t: TestApp, projectId: string, count: number, prefix = 'bulk'): Promise<string[]> {
+  await t.sql(
+    `INSERT INTO tracking_events (project_id, event_id, session_id, type, name, occurred_at, received_at)
+     SELECT $1, gen_random_uuid(), $2 || '-' || n, e.type, e.name, $4::timestamptz + e.at * interval '1 second', now()
+     FROM generate_series(1, $3) n
+     CROSS JOIN LATERAL (VALUES ('session_start', NULL, 0), ('draft_created', NULL, n % 50 + 5), ('draft_confirmed', NULL, 70),
+                                ('step_started', 'details', 75), ('step_completed', 'details', 80), ('signal', NULL, 90),
+                                ('signal', NULL, 100), ('session_end', NULL, 120)) AS e(type, name, at)`,
+    [projectId, prefix, count, '2026-03-02T10:00:00Z'],
+  );
+  await t.sql(
+    `INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, completed_at, duration_seconds, page_count,
+                           event_count, journey_path, bounced, converted, aggregated_at)
+     SELECT $1, $2 || '-' || n, 'completed', $4::timestamptz, $4::timestamptz + interval '120 seconds',
+            $4::timestamptz + interval '120 seconds', 120, 0, 8, '{}', false, false, now()
+     FROM generate_series(1, $3) n`,
+    [projectId, prefix, count, '2026-03-02T10:00:00Z'],
+  );
+  return Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
+}

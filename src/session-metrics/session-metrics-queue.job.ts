@@ -21,7 +21,10 @@ export class SessionMetricsQueueJob implements OnModuleInit {
     this.queue.defineQueue<SessionMetricsJobData>({
       name: SESSION_METRICS_QUEUE,
       attempts: 3,
+      // Four jobs per fetch, fetched back to back while a backlog lasts (a sweep or a big
+      // aggregation run hands on thousands of sessions at once); polling only when it runs dry.
       batchSize: 4,
+      burst: true,
       localConcurrency: this.config.sessionMetrics.concurrency,
       handler: async (item) => {
         await this.processor.processQueued(item);

@@ -147,7 +147,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ingest: { maxEventsPerBatch: readInt(env, 'INGEST_MAX_EVENTS', 1000, 1, 10_000) },
     sessions: { aggregationBatchSize: readInt(env, 'SESSION_AGGREGATION_BATCH', 1000, 1, 100_000) },
     sessionMetrics: {
-      batchSize: readInt(env, 'SESSION_METRICS_BATCH_SIZE', 100, 1, 1000),
+      batchSize: readInt(env, 'SESSION_METRICS_BATCH_SIZE', 500, 1, 1000),
       concurrency: readInt(env, 'SESSION_METRICS_CONCURRENCY', 2, 1, 16),
     },
     jobRunsRetentionDays: readInt(env, 'JOB_RUNS_RETENTION_DAYS', 90, 1, 3650),

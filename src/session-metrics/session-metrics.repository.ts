@@ -183,11 +183,19 @@ export class SessionMetricsRepository {
   }
 
   /**
-   * Loads the sessions of a batch and locks them (in id order, so overlapping batches cannot
-   * deadlock) until the transaction ends: a second worker holding the same session waits, then
-   * sees the metrics the first one stored, so a session is never computed twice at once.
+   * Locks the sessions of a batch (in id order, so overlapping batches cannot deadlock) until the
+   * transaction ends, then loads them. A second worker holding the same session waits here, then
+   * sees the metrics the first one stored and skips it: a session is never computed twice at once.
+   * Two statements on purpose: after waiting for a lock, READ COMMITTED re-reads only the locked
+   * row, not the joined metrics row, so the load must take its snapshot after the lock is held.
    */
-  lockSessions(tx: Db, projectId: string, sessionIds: string[]): Promise<SessionForMetrics[]> {
+  async lockSessions(tx: Db, projectId: string, sessionIds: string[]): Promise<SessionForMetrics[]> {
+    await queryRows(
+      tx,
+      `SELECT session_id FROM sessions WHERE project_id = $1 AND session_id = ANY($2::text[])
+       ORDER BY session_id FOR NO KEY UPDATE`,
+      [projectId, sessionIds],
+    );
     return queryRows(
       tx,
       `SELECT s.session_id AS "sessionId", s.status, s.started_at AS "startedAt", s.ended_at AS "endedAt",
@@ -196,9 +204,7 @@ export class SessionMetricsRepository {
               coalesce(m.session_aggregated_at >= s.aggregated_at, false) AS "metricsCurrent"
        FROM sessions s
        LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
-       WHERE s.project_id = $1 AND s.session_id = ANY($2::text[])
-       ORDER BY s.session_id
-       FOR NO KEY UPDATE OF s`,
+       WHERE s.project_id = $1 AND s.session_id = ANY($2::text[])`,
       [projectId, sessionIds],
     );
   }

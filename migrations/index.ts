@@ -4,12 +4,14 @@
  */
 import { Foundation1764000000000 } from './1764000000000-foundation.js';
 import { TrackingEventsAndSessions1764000100000 } from './1764000100000-tracking-events-and-sessions.js';
+import { SessionMetrics1764000200000 } from './1764000200000-session-metrics.js';
 import { Onboarding1764000300000 } from './1764000300000-onboarding.js';
 import { OperationalMetrics1764000400000 } from './1764000400000-operational-metrics.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
   TrackingEventsAndSessions1764000100000,
+  SessionMetrics1764000200000,
   Onboarding1764000300000,
   OperationalMetrics1764000400000,
 ];

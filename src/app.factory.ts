@@ -37,8 +37,9 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
       (raw as IncomingMessage & { id?: string }).id = id;
       return id;
     },
-    // Path parameters carry ids of up to 128 characters (user ids); Fastify's default limit is 100.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    // Path parameters carry ids of up to 128 characters (user and session ids), percent-encoded;
+    // Fastify's default cap is 100.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
   });
 }
 

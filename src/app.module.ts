@@ -14,6 +14,7 @@ import { OnboardingModule } from './onboarding/onboarding.module.js';
 import { OperationalMetricsCollectorModule, OperationalMetricsModule } from './operational-metrics/operational-metrics.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
+import { SessionMetricsModule } from './session-metrics/session-metrics.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -42,6 +43,7 @@ export class AppModule {
         AuthModule.forRoot(adminApiKey),
         OnboardingModule,
         OperationalMetricsModule,
+        SessionMetricsModule,
       ],
     };
   }

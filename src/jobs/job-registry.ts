@@ -4,6 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 export const JOB_NAMES = [
   'job-runs-prune',
   'session-aggregation',
+  'session-metrics-sweep',
   'kpi-event-retry',
   'operational-metrics-rollup',
   'queue-depth-sample',

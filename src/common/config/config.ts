@@ -29,6 +29,8 @@ export interface AppConfig {
   schedules: Record<string, string>;
   ingest: { maxEventsPerBatch: number };
   sessions: { aggregationBatchSize: number };
+  /** Session ids per queued metrics job, and jobs one instance works at a time. */
+  sessionMetrics: { batchSize: number; concurrency: number };
   jobRunsRetentionDays: number;
   /** Raw operational metrics are kept this many whole UTC days before the current one. */
   operationalMetrics: { rawRetentionDays: number };
@@ -146,6 +148,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     schedules,
     ingest: { maxEventsPerBatch: readInt(env, 'INGEST_MAX_EVENTS', 1000, 1, 10_000) },
     sessions: { aggregationBatchSize: readInt(env, 'SESSION_AGGREGATION_BATCH', 1000, 1, 100_000) },
+    sessionMetrics: {
+      batchSize: readInt(env, 'SESSION_METRICS_BATCH_SIZE', 500, 1, 1000),
+      concurrency: readInt(env, 'SESSION_METRICS_CONCURRENCY', 2, 1, 16),
+    },
     jobRunsRetentionDays: readInt(env, 'JOB_RUNS_RETENTION_DAYS', 90, 1, 3650),
     operationalMetrics: { rawRetentionDays: readInt(env, 'OPERATIONAL_RAW_RETENTION_DAYS', 30, 1, 3650) },
   };

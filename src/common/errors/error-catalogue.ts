@@ -39,6 +39,13 @@ export const ERROR_CATALOGUE = {
   OPERATIONAL_METRIC_LABELS_INVALID: { status: 400, title: 'Unknown label or label value out of range' },
   OPERATIONAL_METRIC_TIME_IN_FUTURE: { status: 400, title: 'recordedAt is more than 5 minutes in the future' },
   OPERATIONAL_METRIC_TIME_TOO_OLD: { status: 400, title: 'recordedAt is older than the raw retention' },
+  // Sessions and their quality metrics
+  SESSION_ID_INVALID: { status: 400, title: 'The session id is missing or malformed' },
+  SESSION_NOT_COMPLETED: { status: 409, title: 'The session is not completed yet' },
+  SESSION_DATA_INVALID: { status: 422, title: 'The session data cannot give valid metrics' },
+  SESSION_METRICS_NOT_FOUND: { status: 404, title: 'No metrics for this session yet' },
+  METRICS_PERSIST_FAILED: { status: 503, title: 'Session metrics could not be stored' },
+  PIPELINE_RUN_RECORD_FAILED: { status: 500, title: 'The metrics pipeline run could not be recorded' },
   // Server side
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is not ready' },
   INTERNAL_ERROR: { status: 500, title: 'Internal server error' },

@@ -45,6 +45,8 @@ export interface QueueDefinition<T> {
   /** Seconds before the first retry; doubles with each retry. Default 1. */
   retryDelaySeconds?: number;
   localConcurrency?: number;
+  /** Fetch again at once (no polling pause) while fetches come back full: for backlogs of many items. Needs batchSize > 1. */
+  burst?: boolean;
 }
 
 export const QUEUE_DEFAULTS = { attempts: 3, retryDelaySeconds: 1, batchSize: 1, localConcurrency: 1 };
@@ -119,6 +121,7 @@ export class QueueService implements OnApplicationBootstrap, BeforeApplicationSh
       localConcurrency: definition.localConcurrency ?? QUEUE_DEFAULTS.localConcurrency,
       pollingIntervalSeconds: 0.5,
       perJobResults: true,
+      burstWhenBatchFull: definition.burst ?? false,
     } as const;
     await boss.work<unknown>(definition.name, options, async (jobs: Job<unknown>[]) => {
       const results = [];

@@ -1,0 +1,32 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import {
+  SessionCompletionPublisher,
+  type CompletedSession,
+  type SessionCompletionListener,
+} from '../sessions/session-completion.publisher.js';
+import { SessionMetricsService } from './session-metrics.service.js';
+
+/**
+ * The event-driven trigger of the metrics pipeline: every session the aggregation newly marks
+ * completed (or rebuilds while completed) is handed to the durable queue. If this hand-off fails,
+ * the publisher logs it and the sweep job picks the sessions up later.
+ */
+@Injectable()
+export class SessionCompletionListenerForMetrics implements SessionCompletionListener, OnModuleInit {
+  constructor(
+    private readonly publisher: SessionCompletionPublisher,
+    private readonly sessionMetrics: SessionMetricsService,
+  ) {}
+
+  onModuleInit(): void {
+    this.publisher.subscribe(this);
+  }
+
+  async onSessionsCompleted(sessions: CompletedSession[]): Promise<void> {
+    const byProject = new Map<string, string[]>();
+    for (const { projectId, sessionId } of sessions) {
+      byProject.set(projectId, [...(byProject.get(projectId) ?? []), sessionId]);
+    }
+    for (const [projectId, sessionIds] of byProject) await this.sessionMetrics.enqueueCompleted(projectId, sessionIds);
+  }
+}

@@ -125,7 +125,10 @@ describe('operational metrics collector and the service recording itself', () =>
        WHERE project_id = $1 AND metric_type = 'queue_depth' ORDER BY labels_key`,
       [SYSTEM_PROJECT_ID],
     );
+    // The service's own queue (and its dead letters) is sampled too, empty here.
     expect(samples).toEqual([
+      { labelsKey: 'queue:session-metrics', value: 0 },
+      { labelsKey: 'queue:session-metrics.dead', value: 0 },
       { labelsKey: 'queue:test-depth', value: 3 },
       { labelsKey: 'queue:test-empty', value: 0 },
     ]);

@@ -4,17 +4,9 @@ import { PermanentJobError, QueueService } from '../../src/common/queue/queue.se
 import { JobRegistry } from '../../src/jobs/job-registry.js';
 import { JobScheduler } from '../../src/jobs/job-scheduler.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { sleep, until } from '../support/wait.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await sleep(200);
-  }
-}
 
 /** Test jobs: one that fails, one that waits for a signal. */
 function registerTestJobs(t: TestApp): { release: () => void } {

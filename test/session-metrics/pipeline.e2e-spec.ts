@@ -3,16 +3,8 @@ import { SessionMetricsService } from '../../src/session-metrics/session-metrics
 import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { addLateEvents, createSession, type EventSpec } from '../factories/sessions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/wait.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await sleep(200);
-  }
-}
 
 const ev = (type: string, at: number, name?: string): EventSpec => ({ type, at, name });
 const BASE = new Date('2026-03-02T10:00:00Z');

@@ -2,16 +2,8 @@ import { SessionMetricsService } from '../../src/session-metrics/session-metrics
 import { createProject } from '../factories/projects.js';
 import { createDraftingSessions } from '../factories/sessions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { sleep, until } from '../support/wait.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await sleep(100);
-  }
-}
 
 const metricsRows = async (t: TestApp) => (await t.sql(`SELECT count(*)::int AS n FROM session_metrics`))[0].n as number;
 

@@ -786,9 +786,25 @@ export interface components {
         JourneyTransitionListDto: {
             data: components["schemas"]["JourneyTransitionDto"][];
         };
+        FunnelMatcherDto: {
+            /**
+             * @default pageview
+             * @enum {string}
+             */
+            eventType: "pageview" | "conversion" | "session_start" | "session_end" | "draft_created" | "draft_confirmed" | "step_started" | "step_completed" | "signal" | "custom";
+            /**
+             * @description Exact path; `*` matches any run of characters
+             * @example /products/*
+             */
+            path?: string;
+            /** @description Matches the event name exactly */
+            eventName?: string;
+        };
         FunnelStepDto: {
             /** @example Product */
             name: string;
+            /** @description Further matchers: an event matching any of them reaches this step too */
+            alternatives?: components["schemas"]["FunnelMatcherDto"][];
             /**
              * @default pageview
              * @enum {string}

@@ -46,12 +46,15 @@ export class FunnelsRepository {
    * is what finds an in-order match whenever one exists. Returns visitors for stages 1..n.
    */
   async stageVisitors(projectId: string, steps: FunnelStep[], from?: Date, to?: Date): Promise<number[]> {
-    const stepRows = steps.map((s, i) => ({
-      n: i + 1,
-      event_type: s.eventType,
-      path_like: s.path === undefined ? null : toLikePattern(s.path),
-      event_name: s.eventName ?? null,
-    }));
+    // One row per matcher; a step with alternatives has several rows with the same n.
+    const stepRows = steps.flatMap((s, i) =>
+      [s, ...(s.alternatives ?? [])].map((m) => ({
+        n: i + 1,
+        event_type: m.eventType,
+        path_like: m.path === undefined ? null : toLikePattern(m.path),
+        event_name: m.eventName ?? null,
+      })),
+    );
     const rows = await queryRows<{ stage: number; visitors: number }>(
       this.db,
       `WITH RECURSIVE

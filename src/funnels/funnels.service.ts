@@ -1,14 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { toDateRange } from '../sessions/date-range.js';
-import type { CreateFunnelDto, FunnelDto, FunnelListDto, FunnelReportDto } from './dto/funnel.dto.js';
-import { DEFAULT_FUNNEL, DEFAULT_FUNNEL_ID, type FunnelStep } from './funnel.constants.js';
+import type { CreateFunnelDto, FunnelDto, FunnelListDto, FunnelMatcherDto, FunnelReportDto } from './dto/funnel.dto.js';
+import { DEFAULT_FUNNEL, DEFAULT_FUNNEL_ID, type FunnelMatcher, type FunnelStep } from './funnel.constants.js';
 import { FunnelsRepository, type FunnelRow } from './funnels.repository.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toFunnelDto(row: FunnelRow): FunnelDto {
   return { id: row.id, name: row.name, steps: row.steps, createdAt: row.createdAt.toISOString() };
+}
+
+function toMatcher(m: FunnelMatcherDto): FunnelMatcher {
+  return {
+    eventType: m.eventType ?? 'pageview',
+    ...(m.path !== undefined ? { path: m.path } : {}),
+    ...(m.eventName !== undefined ? { eventName: m.eventName } : {}),
+  };
 }
 
 const DEFAULT_FUNNEL_DTO: FunnelDto = {
@@ -31,9 +39,8 @@ export class FunnelsService {
   async create(projectId: string, input: CreateFunnelDto): Promise<FunnelDto> {
     const steps: FunnelStep[] = input.steps.map((s) => ({
       name: s.name,
-      eventType: s.eventType ?? 'pageview',
-      ...(s.path !== undefined ? { path: s.path } : {}),
-      ...(s.eventName !== undefined ? { eventName: s.eventName } : {}),
+      ...toMatcher(s),
+      ...(s.alternatives?.length ? { alternatives: s.alternatives.map(toMatcher) } : {}),
     }));
     return toFunnelDto(await this.funnels.insert(projectId, input.name, steps));
   }

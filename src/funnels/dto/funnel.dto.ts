@@ -3,11 +3,42 @@ import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, Length, MaxLength, ValidateNested } from 'class-validator';
 import { EVENT_TYPES, type EventType } from '../../events/event-types.js';
 
+export class FunnelMatcherDto {
+  @ApiPropertyOptional({ enum: EVENT_TYPES, default: 'pageview' })
+  @IsOptional()
+  @IsIn(EVENT_TYPES)
+  eventType?: EventType;
+
+  @ApiPropertyOptional({ maxLength: 2048, example: '/products/*', description: 'Exact path; `*` matches any run of characters' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 2048)
+  path?: string;
+
+  @ApiPropertyOptional({ maxLength: 128, description: 'Matches the event name exactly' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  eventName?: string;
+}
+
 export class FunnelStepDto {
   @ApiProperty({ minLength: 1, maxLength: 100, example: 'Product' })
   @IsString()
   @Length(1, 100)
   name!: string;
+
+  @ApiPropertyOptional({
+    type: [FunnelMatcherDto],
+    maxItems: 10,
+    description: 'Further matchers: an event matching any of them reaches this step too',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(10)
+  @ValidateNested({ each: true })
+  @Type(() => FunnelMatcherDto)
+  alternatives?: FunnelMatcherDto[];
 
   @ApiPropertyOptional({ enum: EVENT_TYPES, default: 'pageview' })
   @IsOptional()

@@ -228,3 +228,30 @@ describe('durable queue', () => {
     expect(rows.find((r) => r.name === 'test-permanent.dead')).toBeDefined();
   }, 20_000);
 });
+
+describe('shutdown', () => {
+  it('lets a running job finish before the app closes, and records it', async () => {
+    const t = await startTestApp();
+    t.get(JobRegistry).register({
+      name: 'test-finishing',
+      description: 'takes a moment',
+      scheduled: false,
+      run: async () => {
+        await sleep(700);
+        return { finished: true };
+      },
+    });
+    const started = await t.request({ method: 'POST', url: '/v1/jobs/test-finishing/runs' });
+    expect(started.status).toBe(202);
+    await sleep(100);
+    await t.close({ keepDatabase: true });
+    const check = await startTestApp({ database: t.database });
+    try {
+      const runs = await check.sql(`SELECT status, counts FROM job_runs WHERE id = $1`, [started.body.runId]);
+      expect(runs).toEqual([{ status: 'succeeded', counts: { finished: true } }]);
+    } finally {
+      await check.close();
+      await t.database.drop();
+    }
+  });
+});

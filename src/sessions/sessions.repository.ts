@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { queryOne, queryRows, type Db } from '../common/database/sql.js';
+import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
 
 export interface SessionRow {
   sessionId: string;
@@ -57,28 +57,35 @@ const SESSION_COLUMNS = `
  */
 const REBUILD_BATCH_SQL = `
   WITH batch AS (
+    -- By row address (a TID scan): the rows are locked here, so their addresses cannot change.
     DELETE FROM session_rebuild_queue q
-    WHERE (q.project_id, q.session_id) IN (
-      SELECT project_id, session_id FROM session_rebuild_queue
-      ORDER BY project_id, session_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+    WHERE q.ctid = ANY (ARRAY(
+      SELECT ctid FROM session_rebuild_queue
+      ORDER BY project_id, session_id LIMIT $2 FOR UPDATE SKIP LOCKED))
     RETURNING q.project_id, q.session_id
   ),
   before AS (
     SELECT s.project_id, s.session_id FROM sessions s JOIN batch b USING (project_id, session_id)
   ),
   built AS (
-    SELECT e.project_id, e.session_id,
-      (array_agg(e.user_id ORDER BY e.occurred_at DESC, e.seq DESC) FILTER (WHERE e.user_id IS NOT NULL))[1] AS user_id,
-      min(e.occurred_at) AS started_at,
-      max(e.occurred_at) AS ended_at,
-      count(*)::int AS event_count,
-      (count(*) FILTER (WHERE e.type = 'pageview'))::int AS page_count,
-      coalesce(array_agg(e.path ORDER BY e.occurred_at, e.seq) FILTER (WHERE e.type = 'pageview'), '{}') AS journey_path,
-      bool_or(e.type = 'conversion') AS converted,
-      min(e.occurred_at) FILTER (WHERE e.type = 'session_end') AS ended_by_event_at
+    -- One index range per session (a LATERAL subquery), never a scan of all events: the planner
+    -- cannot estimate the batch's size and would otherwise hash-join every event per batch.
+    SELECT b.project_id, b.session_id, a.*
     FROM batch b
-    JOIN tracking_events e ON e.project_id = b.project_id AND e.session_id = b.session_id
-    GROUP BY e.project_id, e.session_id
+    CROSS JOIN LATERAL (
+      SELECT
+        (array_agg(e.user_id ORDER BY e.occurred_at DESC, e.seq DESC) FILTER (WHERE e.user_id IS NOT NULL))[1] AS user_id,
+        min(e.occurred_at) AS started_at,
+        max(e.occurred_at) AS ended_at,
+        count(*)::int AS event_count,
+        (count(*) FILTER (WHERE e.type = 'pageview'))::int AS page_count,
+        coalesce(array_agg(e.path ORDER BY e.occurred_at, e.seq) FILTER (WHERE e.type = 'pageview'), '{}') AS journey_path,
+        bool_or(e.type = 'conversion') AS converted,
+        min(e.occurred_at) FILTER (WHERE e.type = 'session_end') AS ended_by_event_at
+      FROM tracking_events e
+      WHERE e.project_id = b.project_id AND e.session_id = b.session_id
+      GROUP BY e.project_id, e.session_id
+    ) a
   ),
   final AS (
     SELECT b.*,
@@ -184,6 +191,9 @@ export class SessionsRepository {
    * caller's transaction. Returns the sessions created or changed, and how many were taken.
    */
   async rebuildBatch(tx: Db, now: Date, limit: number): Promise<{ taken: number; changed: RebuiltSession[] }> {
+    // The batch statement's cost estimate is high enough to trigger JIT compilation, which costs
+    // more than it saves on a few thousand sessions.
+    await execute(tx, `SET LOCAL jit = off`);
     const row = await queryOne<{ taken: number; changed: (Omit<RebuiltSession, 'completedAt'> & { completedAt: string | null })[] }>(
       tx,
       REBUILD_BATCH_SQL,

@@ -2,50 +2,22 @@
  * Latency of POST …/users/{userId}/onboarding/steps/{step}/complete at a steady request rate over
  * loopback: every request completes step 1 for a new user (a completion, an outbox row and a KPI
  * event, in one transaction). The floor, measured in the same run at the same rate, is an
- * authenticated GET of the project (API key check plus one read).
+ * authenticated GET of the project (API key check plus one read). The app runs in a child process
+ * (production config, silent logs) so the load generator does not share its event loop.
  *
- *   npm run bench:onboarding              embedded PostgreSQL in a temporary directory
- *   DATABASE_URL=postgres://… npm run bench:onboarding   a fresh database on that server
+ *   npm run bench:onboarding              embedded PostgreSQL under .data-bench/
+ *   BENCH_DATABASE_URL=postgres://… npm run bench:onboarding   a fresh database on that server
  *   BENCH_RATE=500 BENCH_SECONDS=10 BENCH_CONNECTIONS=10  (the defaults)
  */
-import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
-import { createApp } from '../src/app.factory.js';
-import { loadConfig } from '../src/common/config/config.js';
-import { ensureDatabase, startEmbeddedPostgres } from '../src/common/database/embedded-postgres.js';
+import { startServerProcess } from './server-process.js';
+import { BENCH_ADMIN_KEY } from './support.js';
 
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const ADMIN_KEY = randomBytes(24).toString('hex');
-
-async function database(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const name = `trailmark_bench_${randomBytes(4).toString('hex')}`;
-  if (process.env.DATABASE_URL) {
-    const url = await ensureDatabase(process.env.DATABASE_URL, name);
-    return {
-      url,
-      stop: async () => {
-        const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-        await client.connect();
-        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-        await client.end();
-      },
-    };
-  }
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'trailmark-bench-pg-'));
-  await chmod(dataDir, 0o755);
-  const server = await startEmbeddedPostgres({ dataDir, port: 56000 + Math.floor(Math.random() * 3000) });
-  const url = await ensureDatabase(server.url, name);
-  return { url, stop: async () => { await server.stop(); await rm(dataDir, { recursive: true, force: true }); } };
-}
 
 async function call(base: string, method: string, url: string, key: string, body?: unknown): Promise<Record<string, string>> {
   const res = await fetch(base + url, {
@@ -69,14 +41,11 @@ function summary(label: string, r: autocannon.Result) {
 }
 
 async function main(): Promise<void> {
-  const db = await database();
-  const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', ADMIN_API_KEY: ADMIN_KEY, DATABASE_URL: db.url, JOBS_ENABLED: 'false' });
-  const app = await createApp({ config, databaseUrl: db.url, adminApiKey: ADMIN_KEY });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const base = await app.getUrl();
+  const server = await startServerProcess({ NODE_ENV: 'production', LOG_LEVEL: 'silent' });
+  const base = server.base;
   try {
-    const project = await call(base, 'POST', '/v1/projects', ADMIN_KEY, { name: 'bench' });
-    const { key } = await call(base, 'POST', `/v1/projects/${project.id}/api-keys`, ADMIN_KEY, { name: 'bench', scopes: ['ingest'] });
+    const project = await call(base, 'POST', '/v1/projects', BENCH_ADMIN_KEY, { name: 'bench' });
+    const { key } = await call(base, 'POST', `/v1/projects/${project.id}/api-keys`, BENCH_ADMIN_KEY, { name: 'bench', scopes: ['ingest'] });
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     const common = { connections: CONNECTIONS, overallRate: RATE, duration: SECONDS };
 
@@ -97,17 +66,21 @@ async function main(): Promise<void> {
         },
       ],
     });
-    const [{ count }] = (await app.get<DataSource>(getDataSourceToken()).query(`SELECT count(*)::int AS count FROM kpi_events`)) as { count: number }[];
+    const client = new pg.Client({ connectionString: server.databaseUrl });
+    await client.connect();
+    const count = (await client.query<{ count: number }>(`SELECT count(*)::int AS count FROM kpi_events`)).rows[0].count;
+    await client.end();
 
     const rows = [summary('floor: GET project (auth + 1 read)', floor), summary('POST …/onboarding/steps/1/complete', complete)];
-    console.log(`\nbench:onboarding — ${RATE} req/s for ${SECONDS} s over ${CONNECTIONS} connections, loopback, ${process.env.DATABASE_URL ? 'external' : 'embedded'} PostgreSQL`);
+    console.log(
+      `\nbench:onboarding — ${RATE} req/s for ${SECONDS} s over ${CONNECTIONS} connections, loopback, ${process.env.BENCH_DATABASE_URL ? 'external' : 'embedded'} PostgreSQL; load average ${loadavg()[0].toFixed(1)}`,
+    );
     console.table(rows);
     console.log(`p50 ratio to floor: ${(complete.latency.p50 / floor.latency.p50).toFixed(2)}x; p99 ratio to floor: ${(complete.latency.p99 / floor.latency.p99).toFixed(2)}x`);
     console.log(`KPI events recorded: ${count} (one per successful completion: ${complete['2xx']})`);
     console.log(`target p99 < 50 ms at 500 req/s: ${complete.latency.p99 < 50 && RATE >= 500 ? 'met' : 'not met'}`);
   } finally {
-    await app.close();
-    await db.stop();
+    await server.close();
   }
 }
 

@@ -135,12 +135,30 @@ export class OperationalMetricsRepository {
    * run's watermark (late data) and days that were not complete at the last run (catch-up).
    */
   async daysToRoll(db: Db, today: string, state: RollupState): Promise<string[]> {
+    // Two index-friendly parts instead of one scan of every raw row: catch-up days are probed one
+    // by one through the recorded_at index; late days come from the received_at index, and only
+    // after a first run (before it, every day is a catch-up day).
     const rows = await queryRows<{ day: string }>(
       db,
-      `SELECT DISTINCT to_char(${RAW_DAY}, 'YYYY-MM-DD') AS day
-       FROM operational_metrics
-       WHERE recorded_at < ($1::date)::timestamp AT TIME ZONE 'UTC'
-         AND (received_at >= $2 OR recorded_at >= ($3::date)::timestamp AT TIME ZONE 'UTC')
+      `WITH first AS (
+         SELECT CASE WHEN min(recorded_at) IS NULL THEN NULL
+                     ELSE greatest($3::date, (min(recorded_at) AT TIME ZONE 'UTC')::date) END AS day
+         FROM operational_metrics
+       ),
+       catch_up AS (
+         SELECT d::date AS day
+         FROM first, generate_series(first.day::timestamp, ($1::date - 1)::timestamp, interval '1 day') AS d
+         WHERE first.day IS NOT NULL
+           AND EXISTS (SELECT 1 FROM operational_metrics
+                       WHERE recorded_at >= d AT TIME ZONE 'UTC' AND recorded_at < (d + interval '1 day') AT TIME ZONE 'UTC')
+       ),
+       late AS (
+         SELECT DISTINCT ${RAW_DAY} AS day
+         FROM operational_metrics
+         WHERE $2::timestamptz > '-infinity' AND received_at >= $2
+           AND recorded_at < ($1::date)::timestamp AT TIME ZONE 'UTC'
+       )
+       SELECT to_char(day, 'YYYY-MM-DD') AS day FROM (SELECT day FROM catch_up UNION SELECT day FROM late) days
        ORDER BY day`,
       [today, state.receivedWatermark, state.rolledThrough],
     );

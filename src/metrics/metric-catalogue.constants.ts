@@ -25,6 +25,9 @@ export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 export const DRILLDOWN_ENTITY_TYPES = ['session', 'kpi_event'] as const;
 export type DrilldownEntityType = (typeof DRILLDOWN_ENTITY_TYPES)[number];
 
+/** Dimensions that split a bucket's total (a value's rate is its share of all the bucket's sessions). */
+export const SHARE_OF_BUCKET_DIMENSIONS: readonly string[] = ['drop_off_step'];
+
 /** Breakdowns and drilldowns are written per day bucket. */
 export const BREAKDOWN_GRAIN: TimeGrain = 'day';
 

@@ -137,7 +137,11 @@ const SESSION_BREAKDOWN_FRESH = `
       ${unpivot(SESSION_METRICS.filter((m) => m.breakdownDimensions.length > 0))}
   ) AS v(metric_key, value, value_json)`;
 
-/** Drop-off by step: the sessions that dropped off at the step / all the bucket's sessions (the steps' rates add up to the drop-off rate). */
+/**
+ * Drop-off by step: the sessions that dropped off at the step / all the bucket's sessions (the
+ * steps' rates add up to the drop-off rate). The group of sessions that did not drop off (step
+ * null, numerator 0) is stored too: it carries the bucket's total for buckets where no one dropped off.
+ */
 const DROP_OFF_BY_STEP: Measure = { kind: 'rate', numerator: 'dropped', denominator: 'bucket_sessions' };
 const QUALITY_BREAKDOWN_FRESH = `
   SELECT c.project_id, 'drop_off_rate' AS metric_key, c.bucket, 'drop_off_step' AS dimension_key, c.dimension_value,
@@ -150,8 +154,7 @@ const QUALITY_BREAKDOWN_FRESH = `
       WHERE a.grain = 'day'
       GROUP BY a.project_id, a.bucket, m.drop_off_step
     ) g
-  ) c
-  WHERE c.dimension_value IS NOT NULL`;
+  ) c`;
 
 const KPI_BREAKDOWN_FRESH = `
   SELECT c.project_id, c.kpi_id AS metric_key, c.bucket, 'source' AS dimension_key, c.dimension_value,
@@ -500,28 +503,49 @@ export class MetricsReadModelRepository {
     );
   }
 
-  /** Day-bucket breakdown rows of [from, to) combined per dimension value from their components, largest value first. */
+  /**
+   * Day-bucket breakdown rows of [from, to) combined per dimension value from their components,
+   * largest value first. Where the dimension splits a bucket's total (`shareOfBucket`, e.g. drop-off
+   * by step), the denominator is the total of every bucket of the range (carried by each of its
+   * rows), and the group without a value only carries it.
+   */
   breakdown(
     projectId: string,
-    metricKey: string,
-    kind: MeasureKind,
-    dimension: string,
-    timezone: string,
-    from: Date,
-    to: Date,
-    limit: number,
+    q: { metricKey: string; kind: MeasureKind; dimension: string; shareOfBucket: boolean; timezone: string; from: Date; to: Date; limit: number },
   ): Promise<BreakdownRow[]> {
+    const params = [projectId, q.metricKey, q.dimension, q.timezone, q.from, q.to, q.limit];
+    const ranged = `
+      SELECT * FROM metrics_breakdown_point
+      WHERE project_id = $1 AND metric_key = $2 AND dimension_key = $3 AND time_grain = 'day'
+        AND time_bucket >= date_trunc('day', $5::timestamptz AT TIME ZONE $4) AT TIME ZONE $4 AND time_bucket < $6`;
+    if (q.shareOfBucket) {
+      const share: Measure = { kind: 'rate', numerator: `sum((b.value_json->>'numerator')::numeric)`, denominator: 'total.denominator' };
+      return queryRows(
+        this.db,
+        `WITH b AS (${ranged}),
+         total AS (
+           SELECT coalesce(sum(denominator), 0) AS denominator
+           FROM (SELECT DISTINCT ON (time_bucket) (value_json->>'denominator')::numeric AS denominator FROM b ORDER BY time_bucket) per_bucket
+         )
+         SELECT b.dimension_value AS "dimensionValue", ${measureValueSql(share)} AS value, total.denominator::int AS "sampleSize"
+         FROM b CROSS JOIN total
+         WHERE b.dimension_value IS NOT NULL
+         GROUP BY b.dimension_value, total.denominator
+         ORDER BY value DESC NULLS LAST, b.dimension_value
+         LIMIT $7`,
+        params,
+      );
+    }
     return queryRows(
       this.db,
-      `SELECT b.dimension_value AS "dimensionValue", ${combinedMeasureValueSql(kind, 'b')} AS value,
-              ${combinedSampleSizeSql(kind, 'b')}::int AS "sampleSize"
-       FROM metrics_breakdown_point b
-       WHERE b.project_id = $1 AND b.metric_key = $2 AND b.dimension_key = $3 AND b.time_grain = 'day'
-         AND b.time_bucket >= date_trunc('day', $5::timestamptz AT TIME ZONE $4) AT TIME ZONE $4 AND b.time_bucket < $6
+      `WITH b AS (${ranged})
+       SELECT b.dimension_value AS "dimensionValue", ${combinedMeasureValueSql(q.kind, 'b')} AS value,
+              ${combinedSampleSizeSql(q.kind, 'b')}::int AS "sampleSize"
+       FROM b
        GROUP BY b.dimension_value
        ORDER BY value DESC NULLS LAST, "sampleSize" DESC, b.dimension_value NULLS LAST
        LIMIT $7`,
-      [projectId, metricKey, dimension, timezone, from, to, limit],
+      params,
     );
   }
 

@@ -22,6 +22,7 @@ import {
   MAX_TREND_BUCKETS,
   METRIC_CATALOGUE,
   METRICS_RETENTION,
+  SHARE_OF_BUCKET_DIMENSIONS,
   type MetricDefinition,
   type TimeGrain,
 } from './metric-catalogue.constants.js';
@@ -117,7 +118,16 @@ export class MetricsService {
     const metric = this.metric(metricKey);
     allowed('dimension', query.dimension, metric.breakdownDimensions, metric);
     const { from, to } = this.range(query);
-    const rows = await this.repository.breakdown(projectId, metric.key, metric.measure.kind, query.dimension, project.timezone, from, to, query.limit);
+    const rows = await this.repository.breakdown(projectId, {
+      metricKey: metric.key,
+      kind: metric.measure.kind,
+      dimension: query.dimension,
+      shareOfBucket: SHARE_OF_BUCKET_DIMENSIONS.includes(query.dimension),
+      timezone: project.timezone,
+      from,
+      to,
+      limit: query.limit,
+    });
     return { metricKey: metric.key, dimension: query.dimension, data: rows };
   }
 

@@ -25,10 +25,6 @@ function unpivot(metrics: MetricDefinition[]): string {
   return metrics.map((m) => `(${literal(m.key)}, ${measureValueSql(m.measure)}, ${measureComponentsJsonSql(m.measure)})`).join(',\n      ');
 }
 
-function keys(metrics: { key: string }[]): string {
-  return `ARRAY[${metrics.map((m) => literal(m.key)).join(', ')}]::text[]`;
-}
-
 const SESSION_METRICS = metricsOfSource('sessions');
 const QUALITY_METRICS = metricsOfSource('session_metrics');
 const KPI_MEASURE: Measure = { kind: 'count', count: 'events' };

@@ -86,52 +86,63 @@ SELECT project_id, source, grain::metrics_time_grain, local_start AT TIME ZONE t
        (local_start + ('1 ' || grain)::interval) AT TIME ZONE tz
 FROM local_starts`;
 
-/** Each trend recompute: fresh rows of (project_id, metric_key, grain, bucket, value, value_json) from the affected buckets `aff`. */
+/**
+ * Each recompute reads, per affected bucket `a`, the bucket's source rows through a LATERAL
+ * subquery: an index range scan of [bucket, bucket_end) per bucket (a plain range join lets the
+ * planner compare every row with every bucket). Buckets without rows give no row.
+ * Trend: (project_id, metric_key, grain, bucket, value, value_json).
+ */
 const SESSION_TREND_FRESH = `
-  SELECT c.project_id, v.metric_key, c.grain, c.bucket, v.value, v.value_json
-  FROM (
-    SELECT a.project_id, a.grain, a.bucket, ${SESSION_STATS_COMPONENTS}
-    FROM aff a JOIN sessions s ON s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-    GROUP BY a.project_id, a.grain, a.bucket
+  SELECT a.project_id, v.metric_key, a.grain, a.bucket, v.value, v.value_json
+  FROM aff a
+  CROSS JOIN LATERAL (
+    SELECT ${SESSION_STATS_COMPONENTS}
+    FROM sessions s WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
   ) c
   CROSS JOIN LATERAL (VALUES
       ${unpivot(SESSION_METRICS)}
-  ) AS v(metric_key, value, value_json)`;
+  ) AS v(metric_key, value, value_json)
+  WHERE c.sessions > 0`;
 
 const QUALITY_TREND_FRESH = `
-  SELECT c.project_id, v.metric_key, c.grain, c.bucket, v.value, v.value_json
-  FROM (
-    SELECT a.project_id, a.grain, a.bucket, ${SESSION_METRICS_COMPONENTS}
-    FROM aff a JOIN ${SESSION_METRICS_FROM} ON s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-    GROUP BY a.project_id, a.grain, a.bucket
+  SELECT a.project_id, v.metric_key, a.grain, a.bucket, v.value, v.value_json
+  FROM aff a
+  CROSS JOIN LATERAL (
+    SELECT ${SESSION_METRICS_COMPONENTS}
+    FROM ${SESSION_METRICS_FROM}
+    WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
   ) c
   CROSS JOIN LATERAL (VALUES
       ${unpivot(QUALITY_METRICS)}
-  ) AS v(metric_key, value, value_json)`;
+  ) AS v(metric_key, value, value_json)
+  WHERE c.sessions > 0`;
 
 const KPI_TREND_FRESH = `
-  SELECT c.project_id, c.kpi_id AS metric_key, c.grain, c.bucket,
+  SELECT a.project_id, c.kpi_id AS metric_key, a.grain, a.bucket,
          ${measureValueSql(KPI_MEASURE)}::float8 AS value, ${measureComponentsJsonSql(KPI_MEASURE)} AS value_json
-  FROM (
-    SELECT a.project_id, a.grain, a.bucket, k.kpi_id, count(*)::int AS events
-    FROM aff a JOIN kpi_events k ON k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end
-    WHERE k.kpi_id = ANY($3::text[])
-    GROUP BY a.project_id, a.grain, a.bucket, k.kpi_id
+  FROM aff a
+  CROSS JOIN LATERAL (
+    SELECT k.kpi_id, count(*)::int AS events
+    FROM kpi_events k
+    WHERE k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end AND k.kpi_id = ANY($3::text[])
+    GROUP BY k.kpi_id
   ) c`;
 
 /** Breakdowns per day bucket: (project_id, metric_key, bucket, dimension_key, dimension_value, value, value_json). */
 const SESSION_BREAKDOWN_FRESH = `
-  SELECT c.project_id, v.metric_key, c.bucket, c.dimension_key, c.dimension_value, v.value, v.value_json
-  FROM (
-    SELECT a.project_id, a.bucket, d.dimension_key, d.dimension_value, ${SESSION_STATS_COMPONENTS}
-    FROM aff a JOIN sessions s ON s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
+  SELECT a.project_id, v.metric_key, a.bucket, c.dimension_key, c.dimension_value, v.value, v.value_json
+  FROM aff a
+  CROSS JOIN LATERAL (
+    SELECT d.dimension_key, d.dimension_value, ${SESSION_STATS_COMPONENTS}
+    FROM sessions s
     CROSS JOIN LATERAL (VALUES ('entry_page', s.entry_page), ('exit_page', s.exit_page)) AS d(dimension_key, dimension_value)
-    WHERE a.grain = 'day'
-    GROUP BY a.project_id, a.bucket, d.dimension_key, d.dimension_value
+    WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
+    GROUP BY d.dimension_key, d.dimension_value
   ) c
   CROSS JOIN LATERAL (VALUES
       ${unpivot(SESSION_METRICS.filter((m) => m.breakdownDimensions.length > 0))}
-  ) AS v(metric_key, value, value_json)`;
+  ) AS v(metric_key, value, value_json)
+  WHERE a.grain = 'day'`;
 
 /**
  * Drop-off by step: the sessions that dropped off at the step / all the bucket's sessions (the
@@ -140,49 +151,61 @@ const SESSION_BREAKDOWN_FRESH = `
  */
 const DROP_OFF_BY_STEP: Measure = { kind: 'rate', numerator: 'dropped', denominator: 'bucket_sessions' };
 const QUALITY_BREAKDOWN_FRESH = `
-  SELECT c.project_id, 'drop_off_rate' AS metric_key, c.bucket, 'drop_off_step' AS dimension_key, c.dimension_value,
+  SELECT a.project_id, 'drop_off_rate' AS metric_key, a.bucket, 'drop_off_step' AS dimension_key, c.dimension_value,
          ${measureValueSql(DROP_OFF_BY_STEP)} AS value, ${measureComponentsJsonSql(DROP_OFF_BY_STEP)} AS value_json
-  FROM (
-    SELECT g.*, sum(g.sessions) OVER (PARTITION BY g.project_id, g.bucket)::int AS bucket_sessions
+  FROM aff a
+  CROSS JOIN LATERAL (
+    SELECT g.*, sum(g.sessions) OVER ()::int AS bucket_sessions
     FROM (
-      SELECT a.project_id, a.bucket, m.drop_off_step AS dimension_value, ${SESSION_METRICS_COMPONENTS}
-      FROM aff a JOIN ${SESSION_METRICS_FROM} ON s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-      WHERE a.grain = 'day'
-      GROUP BY a.project_id, a.bucket, m.drop_off_step
+      SELECT m.drop_off_step AS dimension_value, ${SESSION_METRICS_COMPONENTS}
+      FROM ${SESSION_METRICS_FROM}
+      WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
+      GROUP BY m.drop_off_step
     ) g
-  ) c`;
+  ) c
+  WHERE a.grain = 'day'`;
 
 const KPI_BREAKDOWN_FRESH = `
-  SELECT c.project_id, c.kpi_id AS metric_key, c.bucket, 'source' AS dimension_key, c.dimension_value,
+  SELECT a.project_id, c.kpi_id AS metric_key, a.bucket, 'source' AS dimension_key, c.dimension_value,
          ${measureValueSql(KPI_MEASURE)}::float8 AS value, ${measureComponentsJsonSql(KPI_MEASURE)} AS value_json
-  FROM (
-    SELECT a.project_id, a.bucket, k.kpi_id, k.metadata->>'source' AS dimension_value, count(*)::int AS events
-    FROM aff a JOIN kpi_events k ON k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end
-    WHERE a.grain = 'day' AND k.kpi_id = ANY($3::text[])
-    GROUP BY a.project_id, a.bucket, k.kpi_id, k.metadata->>'source'
-  ) c`;
+  FROM aff a
+  CROSS JOIN LATERAL (
+    SELECT k.kpi_id, k.metadata->>'source' AS dimension_value, count(*)::int AS events
+    FROM kpi_events k
+    WHERE k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end AND k.kpi_id = ANY($3::text[])
+    GROUP BY k.kpi_id, k.metadata->>'source'
+  ) c
+  WHERE a.grain = 'day'`;
 
 /** Drilldown rows of the day buckets starting at or after $3 (the drilldown retention cutoff); $4 the metric keys. */
 const SESSION_DRILLDOWN_FRESH = `
-  SELECT a.project_id, 'sessions' AS metric_key, 'session' AS entity_type, NULL::uuid AS entity_id, s.session_id AS reference_id,
-         a.bucket,
-         jsonb_build_object(
-           'startedAt', s.started_at, 'status', s.status, 'entryPage', s.entry_page, 'exitPage', s.exit_page,
-           'durationSeconds', s.duration_seconds, 'pageCount', s.page_count, 'bounced', s.bounced, 'converted', s.converted,
-           'hasMetrics', m.session_id IS NOT NULL AND s.status = 'completed',
-           'droppedOff', m.dropped_off, 'dropOffStep', m.drop_off_step) AS payload
+  SELECT a.project_id, 'sessions' AS metric_key, 'session' AS entity_type, NULL::uuid AS entity_id, x.session_id AS reference_id,
+         a.bucket, x.payload
   FROM aff a
-  JOIN sessions s ON s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-  LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
+  CROSS JOIN LATERAL (
+    SELECT s.session_id,
+           jsonb_build_object(
+             'startedAt', s.started_at, 'status', s.status, 'entryPage', s.entry_page, 'exitPage', s.exit_page,
+             'durationSeconds', s.duration_seconds, 'pageCount', s.page_count, 'bounced', s.bounced, 'converted', s.converted,
+             'hasMetrics', m.session_id IS NOT NULL AND s.status = 'completed',
+             'droppedOff', m.dropped_off, 'dropOffStep', m.drop_off_step) AS payload
+    FROM sessions s
+    LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
+    WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
+  ) x
   WHERE a.grain = 'day' AND a.bucket >= $3 AND 'sessions' = ANY($4::text[])`;
 
 const KPI_DRILLDOWN_FRESH = `
-  SELECT a.project_id, k.kpi_id AS metric_key, 'kpi_event' AS entity_type, k.id AS entity_id, NULL::text AS reference_id,
-         a.bucket,
-         jsonb_build_object('userId', k.user_id, 'occurredAt', k.occurred_at, 'step', k.metadata->'step', 'source', k.metadata->'source') AS payload
+  SELECT a.project_id, x.kpi_id AS metric_key, 'kpi_event' AS entity_type, x.id AS entity_id, NULL::text AS reference_id,
+         a.bucket, x.payload
   FROM aff a
-  JOIN kpi_events k ON k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end
-  WHERE a.grain = 'day' AND a.bucket >= $3 AND k.kpi_id = ANY($4::text[])`;
+  CROSS JOIN LATERAL (
+    SELECT k.kpi_id, k.id,
+           jsonb_build_object('userId', k.user_id, 'occurredAt', k.occurred_at, 'step', k.metadata->'step', 'source', k.metadata->'source') AS payload
+    FROM kpi_events k
+    WHERE k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end AND k.kpi_id = ANY($4::text[])
+  ) x
+  WHERE a.grain = 'day' AND a.bucket >= $3`;
 
 export interface WriteCounts {
   upserted: number;

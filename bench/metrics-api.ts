@@ -21,7 +21,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ADMIN_KEY = randomBytes(24).toString('hex');
 const PORT = 47000 + Math.floor(Math.random() * 2000);
-const END = Date.parse('2026-04-01T00:00:00Z');
+const END = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
 
 const LOAD = `
 INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, completed_at, duration_seconds, page_count, event_count,
@@ -80,8 +81,8 @@ async function main(): Promise<void> {
 
     const headers = { authorization: `Bearer ${key}` };
     const common = { connections: CONNECTIONS, overallRate: RATE, duration: SECONDS, headers };
-    const trendUrl = `${base}/v1/projects/${project.id}/metrics/bounce_rate/trend?grain=day&from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z`;
-    const breakdownUrl = `${base}/v1/projects/${project.id}/metrics/bounce_rate/breakdown?dimension=entry_page&from=2026-03-02T00:00:00Z&to=2026-04-01T00:00:00Z&limit=100`;
+    const trendUrl = `${base}/v1/projects/${project.id}/metrics/bounce_rate/trend?grain=day&from=${iso(END - 90 * 86_400_000)}&to=${iso(END)}`;
+    const breakdownUrl = `${base}/v1/projects/${project.id}/metrics/bounce_rate/breakdown?dimension=entry_page&from=${iso(END - 30 * 86_400_000)}&to=${iso(END)}&limit=100`;
     await run({ ...common, url: `${base}/v1/projects/${project.id}`, duration: 2 });
     const floor = await run({ ...common, url: `${base}/v1/projects/${project.id}` });
     const trend = await run({ ...common, url: trendUrl });

@@ -14,7 +14,8 @@ import { startBenchApp } from './support.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const DAYS = 90;
-const END = Date.parse('2026-04-01T00:00:00Z');
+/** The data ends at the start of today (UTC), so the last 30 days get drilldown rows too. */
+const END = Math.floor(Date.now() / 86_400_000) * 86_400_000;
 
 const LOAD_SESSIONS = `
 INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, completed_at, duration_seconds, page_count, event_count,
@@ -63,7 +64,7 @@ const FLOOR = [
 ];
 
 async function main(): Promise<void> {
-  const bench = await startBenchApp();
+  const bench = await startBenchApp({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
   await bench.app.init();
   const db = new pg.Client({ connectionString: bench.url });
   await db.connect();

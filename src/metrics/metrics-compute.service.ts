@@ -48,14 +48,23 @@ export class MetricsComputeService {
     const now = this.clock.now();
     const started = performance.now();
     const counts = await this.repository.transaction(async (tx) => {
+      let mark = performance.now();
+      const step = (name: string, extra: Record<string, unknown> = {}) => {
+        log.log({ ...extra, ms: Math.round(performance.now() - mark) }, `metrics compute: ${name}`);
+        mark = performance.now();
+      };
       if (options.full) await this.repository.clearAll(tx);
       const changes = await this.repository.findChanges(tx);
-      log.log({ ...changes, full: options.full === true }, 'metrics compute: changed sources found');
+      step('changed sources found', { ...changes, full: options.full === true });
       const trend = await this.repository.recomputeTrend(tx, now);
+      step('trend points written', { ...trend });
       const breakdown = await this.repository.recomputeBreakdown(tx, now);
+      step('breakdown points written', { ...breakdown });
       const drilldownCutoff = new Date(now.getTime() - METRICS_RETENTION.drilldownDays * DAY_MS);
       const drilldown = await this.repository.recomputeDrilldown(tx, now, drilldownCutoff);
+      step('drilldown rows written', { ...drilldown });
       const summaries = await this.snapshotSummaries(tx, now);
+      step('summaries inserted', { summaries });
       return {
         full: options.full === true,
         sessionsChanged: changes.sessions,

@@ -298,6 +298,23 @@ export class MetricsReadModelRepository {
     return row!;
   }
 
+  /**
+   * The recompute reads each affected bucket with an index range scan and looks each session's
+   * metrics up by primary key. The planner cannot estimate a bucket's size from the outer row and
+   * picks hash joins that scan all of session_metrics once per bucket (14 s instead of 1 s for
+   * 50,000 sessions), so hash and merge joins are off for the recompute statements only.
+   */
+  private async indexLookupsOnly<T>(tx: Db, work: () => Promise<T>): Promise<T> {
+    await execute(tx, `SET LOCAL enable_hashjoin = off`);
+    await execute(tx, `SET LOCAL enable_mergejoin = off`);
+    try {
+      return await work();
+    } finally {
+      await execute(tx, `SET LOCAL enable_hashjoin = on`);
+      await execute(tx, `SET LOCAL enable_mergejoin = on`);
+    }
+  }
+
   /** Projects with changed sources in this transaction's compute. */
   async changedProjects(tx: Db): Promise<string[]> {
     const rows = await queryRows<{ projectId: string }>(tx, `SELECT DISTINCT project_id AS "projectId" FROM metrics_changed`);
@@ -310,6 +327,10 @@ export class MetricsReadModelRepository {
    * buckets that have no data any more.
    */
   async recomputeTrend(tx: Db, now: Date): Promise<WriteCounts> {
+    return this.indexLookupsOnly(tx, () => this.writeTrend(tx, now));
+  }
+
+  private async writeTrend(tx: Db, now: Date): Promise<WriteCounts> {
     const total: WriteCounts = { upserted: 0, deleted: 0 };
     const parts: [string, string, string[]][] = [
       ['session', SESSION_TREND_FRESH, SESSION_METRICS.map((m) => m.key)],
@@ -348,6 +369,10 @@ export class MetricsReadModelRepository {
 
   /** The same for the day-bucket breakdowns: sessions by entry/exit page, drop-off by step, KPI events by source. */
   async recomputeBreakdown(tx: Db, now: Date): Promise<WriteCounts> {
+    return this.indexLookupsOnly(tx, () => this.writeBreakdown(tx, now));
+  }
+
+  private async writeBreakdown(tx: Db, now: Date): Promise<WriteCounts> {
     const total: WriteCounts = { upserted: 0, deleted: 0 };
     const parts: [string, string, string[], string[]][] = [
       ['session', SESSION_BREAKDOWN_FRESH, SESSION_METRICS.filter((m) => m.breakdownDimensions.length).map((m) => m.key), ['entry_page', 'exit_page']],
@@ -388,6 +413,10 @@ export class MetricsReadModelRepository {
 
   /** Drilldown rows of the affected day buckets that are not older than `cutoff` (retention would drop them at once). */
   async recomputeDrilldown(tx: Db, now: Date, cutoff: Date): Promise<WriteCounts> {
+    return this.indexLookupsOnly(tx, () => this.writeDrilldown(tx, now, cutoff));
+  }
+
+  private async writeDrilldown(tx: Db, now: Date, cutoff: Date): Promise<WriteCounts> {
     const total: WriteCounts = { upserted: 0, deleted: 0 };
     const parts: [string, string, string, string[]][] = [
       ['session', SESSION_DRILLDOWN_FRESH, 'session', ['sessions']],

@@ -29,7 +29,7 @@ INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, comp
                       entry_page, exit_page, journey_path, bounced, converted, aggregated_at)
 SELECT $1, 's' || n, 'completed', t, t, t, (n % 600)::float8, n % 4, n % 4 + 1,
        CASE WHEN n % 4 > 0 THEN '/p/' || (n % 50) END, CASE WHEN n % 4 > 0 THEN '/q/' || (n % 40) END, '{}', n % 4 = 1, n % 9 = 0, now()
-FROM generate_series(1, $2::int) n, LATERAL (SELECT $3::timestamptz + ((n * 7919) % (90 * 86400)) * interval '1 second' AS t) x`;
+FROM generate_series(1, $2::int) n, LATERAL (SELECT $3::timestamptz + ((n::bigint * 7919) % (90 * 86400)) * interval '1 second' AS t) x`;
 
 async function call(base: string, method: string, url: string, key: string, body?: unknown): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await fetch(base + url, {
@@ -38,7 +38,7 @@ async function call(base: string, method: string, url: string, key: string, body
     body: body ? JSON.stringify(body) : undefined,
   });
   if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
-  return res.json();
+  return (await res.json()) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 function run(options: autocannon.Options): Promise<autocannon.Result> {

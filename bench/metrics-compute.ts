@@ -23,7 +23,7 @@ INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, comp
 SELECT $1, $5 || n, 'completed', t, t + (n % 600) * interval '1 second', t + (n % 600) * interval '1 second',
        CASE WHEN n % 7 = 0 THEN NULL ELSE (n % 600)::float8 END, n % 4, n % 4 + 1,
        CASE WHEN n % 4 > 0 THEN '/p/' || (n % 50) END, CASE WHEN n % 4 > 0 THEN '/q/' || (n % 40) END, '{}', n % 4 = 1, n % 9 = 0, now()
-FROM generate_series($2::int, $3::int) n, LATERAL (SELECT $4::timestamptz + ((n * 7919) % ($6::bigint * 86400)) * interval '1 second' AS t) x`;
+FROM generate_series($2::int, $3::int) n, LATERAL (SELECT $4::timestamptz + ((n::bigint * 7919) % ($6::bigint * 86400)) * interval '1 second' AS t) x`;
 
 const LOAD_METRICS = `
 INSERT INTO session_metrics (project_id, session_id, time_to_first_draft_ms, completion_rate, confirmation_rate, signal_density,
@@ -36,7 +36,7 @@ FROM sessions WHERE project_id = $1 AND session_id LIKE $2 || '%'`;
 const LOAD_KPIS = `
 INSERT INTO kpi_events (project_id, id, kpi_id, user_id, occurred_at, metadata, recorded_at)
 SELECT $1, gen_random_uuid(), 'kpi.onboarding.step_' || (n % 5 + 1) || '_completed', 'u' || n,
-       $3::timestamptz + ((n * 104729) % ($4::bigint * 86400)) * interval '1 second',
+       $3::timestamptz + ((n::bigint * 104729) % ($4::bigint * 86400)) * interval '1 second',
        jsonb_build_object('step', n % 5 + 1, 'source', CASE WHEN n % 3 = 0 THEN 'web' ELSE 'api' END), now()
 FROM generate_series(1, $2::int) n`;
 

@@ -7,6 +7,7 @@ import { TrackingEventsAndSessions1764000100000 } from './1764000100000-tracking
 import { SessionMetrics1764000200000 } from './1764000200000-session-metrics.js';
 import { Onboarding1764000300000 } from './1764000300000-onboarding.js';
 import { OperationalMetrics1764000400000 } from './1764000400000-operational-metrics.js';
+import { MetricsReadModel1764000500000 } from './1764000500000-metrics-read-model.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -14,4 +15,5 @@ export const MIGRATIONS = [
   SessionMetrics1764000200000,
   Onboarding1764000300000,
   OperationalMetrics1764000400000,
+  MetricsReadModel1764000500000,
 ];

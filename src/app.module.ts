@@ -8,6 +8,7 @@ import { loggingModule } from './common/logging/logging.module.js';
 import { ObservabilityModule } from './common/observability/observability.module.js';
 import { DATABASE_URL } from './common/queue/queue.service.js';
 import { JobsModule } from './jobs/jobs.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { EventsModule } from './events/events.module.js';
 import { FunnelsModule } from './funnels/funnels.module.js';
 import { OnboardingModule } from './onboarding/onboarding.module.js';
@@ -44,6 +45,7 @@ export class AppModule {
         OnboardingModule,
         OperationalMetricsModule,
         SessionMetricsModule,
+        MetricsModule,
       ],
     };
   }

@@ -548,6 +548,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{projectId}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The metric catalogue: every metric with its unit, source, grains, breakdowns and drilldowns */
+        get: operations["MetricsController_catalogue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/metrics/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest summary snapshot at or before `at` (default now) */
+        get: operations["MetricsController_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/metrics/{metricKey}/trend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A metric per time bucket of [from, to) in the project timezone, gaps filled (at most 2,000 buckets) */
+        get: operations["MetricsController_trend"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/metrics/{metricKey}/breakdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A metric per dimension value over the day buckets of [from, to), combined from components, largest first */
+        get: operations["MetricsController_breakdown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{projectId}/metrics/{metricKey}/drilldown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The entities behind a metric in the day buckets of [from, to), newest first (kept 30 days) */
+        get: operations["MetricsController_drilldown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -556,7 +641,7 @@ export interface components {
          * @description Stable machine-readable code
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PROJECT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "SESSION_NOT_FOUND" | "FUNNEL_NOT_FOUND" | "FUNNEL_READ_ONLY" | "JOB_NOT_FOUND" | "JOB_RUN_NOT_FOUND" | "JOB_ALREADY_RUNNING" | "ONBOARDING_STEP_NOT_FOUND" | "ONBOARDING_STEP_NOT_ELIGIBLE" | "IDEMPOTENCY_KEY_REUSED" | "KPI_EVENT_INVALID" | "KPI_EVENT_WRITE_FAILED" | "OPERATIONAL_METRIC_INVALID" | "OPERATIONAL_METRIC_TYPE_UNKNOWN" | "OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE" | "OPERATIONAL_METRIC_LABELS_INVALID" | "OPERATIONAL_METRIC_TIME_IN_FUTURE" | "OPERATIONAL_METRIC_TIME_TOO_OLD" | "SESSION_ID_INVALID" | "SESSION_NOT_COMPLETED" | "SESSION_DATA_INVALID" | "SESSION_METRICS_NOT_FOUND" | "METRICS_PERSIST_FAILED" | "PIPELINE_RUN_RECORD_FAILED" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
+        ErrorCode: "VALIDATION_FAILED" | "MALFORMED_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PROJECT_NOT_FOUND" | "API_KEY_NOT_FOUND" | "SESSION_NOT_FOUND" | "FUNNEL_NOT_FOUND" | "FUNNEL_READ_ONLY" | "JOB_NOT_FOUND" | "JOB_RUN_NOT_FOUND" | "JOB_ALREADY_RUNNING" | "ONBOARDING_STEP_NOT_FOUND" | "ONBOARDING_STEP_NOT_ELIGIBLE" | "IDEMPOTENCY_KEY_REUSED" | "KPI_EVENT_INVALID" | "KPI_EVENT_WRITE_FAILED" | "OPERATIONAL_METRIC_INVALID" | "OPERATIONAL_METRIC_TYPE_UNKNOWN" | "OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE" | "OPERATIONAL_METRIC_LABELS_INVALID" | "OPERATIONAL_METRIC_TIME_IN_FUTURE" | "OPERATIONAL_METRIC_TIME_TOO_OLD" | "SESSION_ID_INVALID" | "SESSION_NOT_COMPLETED" | "SESSION_DATA_INVALID" | "SESSION_METRICS_NOT_FOUND" | "METRICS_PERSIST_FAILED" | "PIPELINE_RUN_RECORD_FAILED" | "METRIC_NOT_FOUND" | "METRICS_SUMMARY_NOT_FOUND" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
         FieldErrorDto: {
             /** @example events[3].occurredAt */
             field: string;
@@ -1186,6 +1271,98 @@ export interface components {
             signalDensityMean: number | null;
             /** @description Dropped-off sessions / sessions */
             dropOffRate: number | null;
+        };
+        MetricDefinitionDto: {
+            /** @example bounce_rate */
+            key: string;
+            title: string;
+            /** @enum {string} */
+            unit: "count" | "ratio" | "seconds" | "milliseconds" | "signals_per_minute" | "pages";
+            /** @enum {string} */
+            source: "sessions" | "session_metrics" | "kpi_events";
+            /** @description How the value is computed */
+            computation: string;
+            /**
+             * @description How values of buckets combine: counts, rates and means from their components; percentiles do not
+             * @enum {string}
+             */
+            kind: "count" | "rate" | "mean" | "percentile";
+            grains: ("hour" | "day" | "week" | "month")[];
+            breakdownDimensions: ("entry_page" | "exit_page" | "drop_off_step" | "source")[];
+            drilldownEntityTypes: ("session" | "kpi_event")[];
+        };
+        MetricCatalogueDto: {
+            data: components["schemas"]["MetricDefinitionDto"][];
+        };
+        MetricsSummaryDto: {
+            /** Format: date-time */
+            capturedAt: string;
+            /** @example 1.0 */
+            version: string;
+            /** @description Always null for now (no phase/milestone filters) */
+            scope: Record<string, never> | null;
+            /** @description windows["24h"|"7d"|"30d"]: { from, to, previousFrom, previousTo, metrics: { <key>: { value, previous, change, changeRatio } } } */
+            payload: Record<string, never>;
+        };
+        TrendPointDto: {
+            /**
+             * Format: date-time
+             * @description The bucket's start instant
+             */
+            bucket: string;
+            /**
+             * @description week where the requested fine grain was downsampled by retention
+             * @enum {string}
+             */
+            grain: "hour" | "day" | "week" | "month";
+            /** @description Gaps: 0 for counts, null for rates, means and percentiles */
+            value: number | null;
+        };
+        TrendDto: {
+            metricKey: string;
+            /** @enum {string} */
+            grain: "hour" | "day" | "week" | "month";
+            /** @example Europe/Berlin */
+            timezone: string;
+            /**
+             * Format: date-time
+             * @description When the newest point was computed
+             */
+            computedAt: string | null;
+            points: components["schemas"]["TrendPointDto"][];
+        };
+        BreakdownItemDto: {
+            dimensionValue: string | null;
+            value: number | null;
+            /** @description The count the value rests on (the denominator of a rate, the count of a count) */
+            sampleSize: number;
+        };
+        BreakdownDto: {
+            metricKey: string;
+            /** @enum {string} */
+            dimension: "entry_page" | "exit_page" | "drop_off_step" | "source";
+            data: components["schemas"]["BreakdownItemDto"][];
+        };
+        DrilldownItemDto: {
+            /** @enum {string} */
+            entityType: "session" | "kpi_event";
+            /**
+             * Format: uuid
+             * @description The KPI event id
+             */
+            entityId: string | null;
+            /** @description The session id */
+            referenceId: string | null;
+            /**
+             * Format: date-time
+             * @description Start of the day bucket
+             */
+            bucket: string | null;
+            payload: Record<string, never>;
+        };
+        DrilldownPageDto: {
+            data: components["schemas"]["DrilldownItemDto"][];
+            nextCursor: string | null;
         };
     };
     responses: never;
@@ -3355,6 +3532,319 @@ export interface operations {
                 };
             };
             /** @description `PROJECT_NOT_FOUND`: Project not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    MetricsController_catalogue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricCatalogueDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PROJECT_NOT_FOUND`: Project not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    MetricsController_summary: {
+        parameters: {
+            query?: {
+                /** @description The latest snapshot at or before this instant (default now) */
+                at?: string;
+            };
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsSummaryDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PROJECT_NOT_FOUND`: Project not found; `METRICS_SUMMARY_NOT_FOUND`: No metrics summary snapshot yet */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    MetricsController_trend: {
+        parameters: {
+            query?: {
+                /** @description Inclusive start (default: to − 30 days) */
+                from?: string;
+                /** @description Exclusive end (default: now) */
+                to?: string;
+                grain?: "hour" | "day" | "week" | "month";
+            };
+            header?: never;
+            path: {
+                projectId: string;
+                metricKey: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrendDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PROJECT_NOT_FOUND`: Project not found; `METRIC_NOT_FOUND`: No such metric in the catalogue */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    MetricsController_breakdown: {
+        parameters: {
+            query: {
+                /** @description Inclusive start (default: to − 30 days) */
+                from?: string;
+                /** @description Exclusive end (default: now) */
+                to?: string;
+                /** @description One of the metric’s breakdownDimensions */
+                dimension: "entry_page" | "exit_page" | "drop_off_step" | "source";
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                projectId: string;
+                metricKey: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BreakdownDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PROJECT_NOT_FOUND`: Project not found; `METRIC_NOT_FOUND`: No such metric in the catalogue */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    MetricsController_drilldown: {
+        parameters: {
+            query: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description One of the metric’s drilldownEntityTypes */
+                entityType: "session" | "kpi_event";
+                /** @description Inclusive start (default: to − 30 days) */
+                from?: string;
+                /** @description Exclusive end (default: now) */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                projectId: string;
+                metricKey: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrilldownPageDto"];
+                };
+            };
+            /** @description `VALIDATION_FAILED`: The request is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: A valid API key is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `FORBIDDEN`: This API key may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PROJECT_NOT_FOUND`: Project not found; `METRIC_NOT_FOUND`: No such metric in the catalogue */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -8,6 +8,8 @@ export const JOB_NAMES = [
   'kpi-event-retry',
   'operational-metrics-rollup',
   'queue-depth-sample',
+  'metrics-compute',
+  'metrics-retention',
 ] as const;
 
 export type JobCounts = Record<string, number | string | boolean | null>;
@@ -33,10 +35,20 @@ export interface JobDefinition {
 @Injectable()
 export class JobRegistry {
   private readonly jobs = new Map<string, JobDefinition>();
+  private readonly finishedListeners = new Map<string, (() => Promise<void>)[]>();
 
   register(definition: JobDefinition): void {
     if (this.jobs.has(definition.name)) throw new Error(`Job "${definition.name}" has two handlers`);
     this.jobs.set(definition.name, definition);
+  }
+
+  /** Runs `listener` after each successful run of job `name` (e.g. metrics-compute after session-aggregation). */
+  onFinished(name: string, listener: () => Promise<void>): void {
+    this.finishedListeners.set(name, [...(this.finishedListeners.get(name) ?? []), listener]);
+  }
+
+  finishedListenersOf(name: string): (() => Promise<void>)[] {
+    return this.finishedListeners.get(name) ?? [];
   }
 
   get(name: string): JobDefinition | undefined {

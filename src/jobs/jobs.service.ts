@@ -121,10 +121,18 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
         return this.runs.finish(run.id, { status, counts, error: errorMessage, durationMs }, tx);
       });
       logger.log({ runId: run.id, status, durationMs, counts }, 'job run finished');
+      if (status === 'succeeded') this.notifyFinished(definition.name, logger);
       return finished;
     } catch (error) {
       logger.error({ err: error, runId: run.id, status }, 'could not record the end of a job run');
       return { ...run, status, counts, error: errorMessage, durationMs, finishedAt: new Date() };
+    }
+  }
+
+  /** Starts what waits on a successful run of `name`; never delays or fails the run itself. */
+  private notifyFinished(name: string, logger: Logger): void {
+    for (const listener of this.registry.finishedListenersOf(name)) {
+      listener().catch((error: unknown) => logger.error({ err: error, job: name }, 'job finished listener failed'));
     }
   }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { measureValueSql, type Measure } from '../common/database/measures.js';
 import { queryOne, queryRows, type Db } from '../common/database/sql.js';
 
 /** The session as the pipeline loads it (sessions row + the stamp of its stored metrics, if any). */
@@ -147,24 +148,57 @@ SELECT session_id              AS "sessionId",
 FROM m`;
 
 /**
- * THE definition of the session-metrics stats over a range (GET .../stats/session-metrics), kept
- * as one statement so the metrics read model computes the same figures with the same SQL:
- * $1 project id, $2 from (inclusive), $3 to (exclusive) on sessions.started_at. Means are over
- * sessions where the metric is not null; the drop-off rate is over completed sessions with metrics.
+ * THE definition of the session-metrics stats (GET .../stats/session-metrics) as additive
+ * components of any group of completed sessions `s` joined to their metrics `m`, and the measure
+ * each statistic is made of. The live endpoint groups a range into one row; the metrics read model
+ * groups by time bucket (and drop-off step) with the very same select list. Means are over sessions
+ * where the metric is not null; the drop-off rate is over completed sessions with metrics.
  */
+export const SESSION_METRICS_COMPONENTS = `
+  count(*)::int                                                                  AS sessions,
+  count(m.time_to_first_draft_ms)::int                                           AS with_draft,
+  sum(m.time_to_first_draft_ms)                                                  AS draft_ms_sum,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)          AS draft_ms_p50,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)          AS draft_ms_p90,
+  count(m.completion_rate)::int                                                  AS completion_count,
+  sum(m.completion_rate)                                                         AS completion_sum,
+  count(m.confirmation_rate)::int                                                AS confirmation_count,
+  sum(m.confirmation_rate)                                                       AS confirmation_sum,
+  count(m.signal_density)::int                                                   AS signal_count,
+  sum(m.signal_density)                                                          AS signal_sum,
+  (count(*) FILTER (WHERE m.dropped_off))::int                                   AS dropped`;
+
+/** The sessions a session-metrics group is made of: completed sessions with stored metrics. */
+export const SESSION_METRICS_FROM = `session_metrics m
+  JOIN sessions s ON s.project_id = m.project_id AND s.session_id = m.session_id AND s.status = 'completed'`;
+
+export const SESSION_METRICS_MEASURES = {
+  time_to_first_draft_ms_avg: { kind: 'mean', sum: 'draft_ms_sum', count: 'with_draft' },
+  time_to_first_draft_ms_p50: { kind: 'percentile', value: 'draft_ms_p50', count: 'with_draft' },
+  time_to_first_draft_ms_p90: { kind: 'percentile', value: 'draft_ms_p90', count: 'with_draft' },
+  completion_rate: { kind: 'mean', sum: 'completion_sum', count: 'completion_count' },
+  confirmation_rate: { kind: 'mean', sum: 'confirmation_sum', count: 'confirmation_count' },
+  signal_density: { kind: 'mean', sum: 'signal_sum', count: 'signal_count' },
+  drop_off_rate: { kind: 'rate', numerator: 'dropped', denominator: 'sessions' },
+} as const satisfies Record<string, Measure>;
+
+/** The stats over a range: $1 project id, $2 from (inclusive), $3 to (exclusive) on sessions.started_at. */
 export const SESSION_METRICS_STATS_SQL = `
-SELECT count(*)::int                                                                    AS "sessions",
-       count(m.time_to_first_draft_ms)::int                                             AS "sessionsWithDraft",
-       avg(m.time_to_first_draft_ms)::float8                                            AS "timeToFirstDraftAvgMs",
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)::float8    AS "timeToFirstDraftP50Ms",
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)::float8    AS "timeToFirstDraftP90Ms",
-       avg(m.completion_rate)::float8                                                   AS "completionRateMean",
-       avg(m.confirmation_rate)::float8                                                 AS "confirmationRateMean",
-       avg(m.signal_density)::float8                                                    AS "signalDensityMean",
-       (count(*) FILTER (WHERE m.dropped_off))::float8 / nullif(count(*), 0)            AS "dropOffRate"
-FROM session_metrics m
-JOIN sessions s ON s.project_id = m.project_id AND s.session_id = m.session_id
-WHERE m.project_id = $1 AND s.status = 'completed' AND s.started_at >= $2 AND s.started_at < $3`;
+WITH c AS (
+  SELECT ${SESSION_METRICS_COMPONENTS}
+  FROM ${SESSION_METRICS_FROM}
+  WHERE m.project_id = $1 AND s.started_at >= $2 AND s.started_at < $3
+)
+SELECT sessions                                                                       AS "sessions",
+       with_draft                                                                     AS "sessionsWithDraft",
+       ${measureValueSql(SESSION_METRICS_MEASURES.time_to_first_draft_ms_avg)}         AS "timeToFirstDraftAvgMs",
+       ${measureValueSql(SESSION_METRICS_MEASURES.time_to_first_draft_ms_p50)}         AS "timeToFirstDraftP50Ms",
+       ${measureValueSql(SESSION_METRICS_MEASURES.time_to_first_draft_ms_p90)}         AS "timeToFirstDraftP90Ms",
+       ${measureValueSql(SESSION_METRICS_MEASURES.completion_rate)}                    AS "completionRateMean",
+       ${measureValueSql(SESSION_METRICS_MEASURES.confirmation_rate)}                  AS "confirmationRateMean",
+       ${measureValueSql(SESSION_METRICS_MEASURES.signal_density)}                     AS "signalDensityMean",
+       ${measureValueSql(SESSION_METRICS_MEASURES.drop_off_rate)}                      AS "dropOffRate"
+FROM c`;
 
 const METRICS_COLUMNS = `session_id AS "sessionId", time_to_first_draft_ms::float8 AS "timeToFirstDraftMs",
   completion_rate AS "completionRate", confirmation_rate AS "confirmationRate", signal_density AS "signalDensity",

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
+import { SESSION_STATS_SQL } from './session-stats.sql.js';
 
 export interface SessionRow {
   sessionId: string;
@@ -246,32 +247,18 @@ export class SessionsRepository {
     );
   }
 
-  /** Session statistics over sessions started in [from, to); see SessionStatsDto for the definitions. */
+  /** Session statistics over sessions started in [from, to); the definitions are SESSION_STATS_SQL's. */
   async stats(projectId: string, from?: Date, to?: Date) {
     const row = await queryOne<{
       sessions: number;
       completedSessions: number;
-      bounced: number;
-      withPageview: number;
-      converted: number;
+      bounceRate: number | null;
+      conversionRate: number | null;
       avgDurationSeconds: number | null;
       medianDurationSeconds: number | null;
-      pages: number;
-    }>(
-      this.db,
-      `SELECT count(*)::int AS sessions,
-              (count(*) FILTER (WHERE status = 'completed'))::int AS "completedSessions",
-              (count(*) FILTER (WHERE bounced))::int AS bounced,
-              (count(*) FILTER (WHERE page_count >= 1))::int AS "withPageview",
-              (count(*) FILTER (WHERE converted))::int AS converted,
-              avg(duration_seconds) AS "avgDurationSeconds",
-              percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds) AS "medianDurationSeconds",
-              coalesce(sum(page_count), 0)::bigint AS pages
-       FROM sessions
-       WHERE project_id = $1 AND ($2::timestamptz IS NULL OR started_at >= $2) AND ($3::timestamptz IS NULL OR started_at < $3)`,
-      [projectId, from ?? null, to ?? null],
-    );
-    return { ...row!, pages: Number(row!.pages) };
+      pagesPerSession: number | null;
+    }>(this.db, SESSION_STATS_SQL, [projectId, from ?? null, to ?? null]);
+    return row!;
   }
 
   /** The most common whole journeys among sessions with at least one pageview. */

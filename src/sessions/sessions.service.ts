@@ -32,10 +32,6 @@ export function toSessionDto(row: SessionRow): SessionDto {
   };
 }
 
-function ratio(numerator: number, denominator: number): number | null {
-  return denominator === 0 ? null : numerator / denominator;
-}
-
 /** The read side of sessions: lists, one session, statistics and journeys. */
 @Injectable()
 export class SessionsService {
@@ -62,16 +58,7 @@ export class SessionsService {
 
   async stats(projectId: string, query: RangeQueryDto): Promise<SessionStatsDto> {
     const range = toDateRange(query.from, query.to);
-    const s = await this.sessions.stats(projectId, range.from, range.to);
-    return {
-      sessions: s.sessions,
-      completedSessions: s.completedSessions,
-      bounceRate: ratio(s.bounced, s.withPageview),
-      conversionRate: ratio(s.converted, s.sessions),
-      avgDurationSeconds: s.avgDurationSeconds === null ? null : Number(s.avgDurationSeconds),
-      medianDurationSeconds: s.medianDurationSeconds === null ? null : Number(s.medianDurationSeconds),
-      pagesPerSession: ratio(s.pages, s.sessions),
-    };
+    return this.sessions.stats(projectId, range.from, range.to);
   }
 
   async journeyPaths(projectId: string, query: JourneyQueryDto): Promise<JourneyPathListDto> {

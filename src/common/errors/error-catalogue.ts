@@ -46,6 +46,9 @@ export const ERROR_CATALOGUE = {
   SESSION_METRICS_NOT_FOUND: { status: 404, title: 'No metrics for this session yet' },
   METRICS_PERSIST_FAILED: { status: 503, title: 'Session metrics could not be stored' },
   PIPELINE_RUN_RECORD_FAILED: { status: 500, title: 'The metrics pipeline run could not be recorded' },
+  // Metrics read model
+  METRIC_NOT_FOUND: { status: 404, title: 'No such metric in the catalogue' },
+  METRICS_SUMMARY_NOT_FOUND: { status: 404, title: 'No metrics summary snapshot yet' },
   // Server side
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is not ready' },
   INTERNAL_ERROR: { status: 500, title: 'Internal server error' },

@@ -1,0 +1,73 @@
+/**
+ * How a statistic is made from additive components, once for every kind. The live stats endpoints
+ * (one group = the whole range), the metrics compute job (one group per time bucket) and the
+ * Metrics API (a range of buckets combined from their stored components) all turn components into
+ * a value through {@link measureValueSql}, so no formula exists twice.
+ *
+ * - `count`: a number of rows;
+ * - `rate`: numerator / denominator (null when the denominator is 0);
+ * - `mean`: sum / count over the rows where the quantity is not null (null when none);
+ * - `percentile`: computed per group from the rows themselves (not combinable across groups);
+ *   `count` is the number of rows it rests on.
+ * Each part is the name of a component column (or any SQL expression giving it).
+ */
+export type Measure =
+  | { kind: 'count'; count: string }
+  | { kind: 'rate'; numerator: string; denominator: string }
+  | { kind: 'mean'; sum: string; count: string }
+  | { kind: 'percentile'; value: string; count: string };
+
+export type MeasureKind = Measure['kind'];
+
+/** The parts of each kind, in the order they are stored in `value_json`. */
+export const MEASURE_PARTS = {
+  count: ['count'],
+  rate: ['numerator', 'denominator'],
+  mean: ['sum', 'count'],
+  percentile: ['value', 'count'],
+} as const satisfies Record<MeasureKind, readonly string[]>;
+
+/** THE formula of each kind: the value from its parts (SQL expressions). */
+export function measureValueSql(m: Measure): string {
+  switch (m.kind) {
+    case 'count':
+      return `(${m.count})`;
+    case 'rate':
+      return `((${m.numerator})::float8 / nullif(${m.denominator}, 0))`;
+    case 'mean':
+      return `((${m.sum}) / nullif(${m.count}, 0))::float8`;
+    case 'percentile':
+      return `(${m.value})::float8`;
+  }
+}
+
+/** The components a value came from, as a jsonb object keyed by the kind's part names. */
+export function measureComponentsJsonSql(m: Measure): string {
+  const parts = MEASURE_PARTS[m.kind].map((part) => `'${part}', ${(m as Record<string, string>)[part]}`);
+  return `jsonb_build_object(${parts.join(', ')})`;
+}
+
+/**
+ * The same measure over several stored groups combined: each additive part summed from the
+ * `value_json` of the rows at `alias` (an aggregate expression, for use with GROUP BY). Percentiles
+ * cannot be combined and give null.
+ */
+export function combinedMeasureValueSql(kind: MeasureKind, alias: string): string {
+  const part = (name: string) => `sum((${alias}.value_json->>'${name}')::numeric)`;
+  switch (kind) {
+    case 'count':
+      return measureValueSql({ kind, count: `${part('count')}::float8` });
+    case 'rate':
+      return measureValueSql({ kind, numerator: part('numerator'), denominator: part('denominator') });
+    case 'mean':
+      return measureValueSql({ kind, sum: part('sum'), count: part('count') });
+    case 'percentile':
+      return 'NULL::float8';
+  }
+}
+
+/** The count a combined value rests on: the denominator of a rate, the count of the others. */
+export function combinedSampleSizeSql(kind: MeasureKind, alias: string): string {
+  const name = kind === 'rate' ? 'denominator' : 'count';
+  return `coalesce(sum((${alias}.value_json->>'${name}')::numeric), 0)::bigint`;
+}

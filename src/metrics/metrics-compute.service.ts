@@ -1,0 +1,131 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock/clock.js';
+import type { Db } from '../common/database/sql.js';
+import type { JobCounts } from '../jobs/job-registry.js';
+import { KPI_METRIC_KEYS, METRICS_RETENTION, SUMMARY_MIN_INTERVAL_MS, SUMMARY_VERSION } from './metric-catalogue.constants.js';
+import { MetricsReadModelRepository } from './metrics-read-model.repository.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The summary's windows: the last 24 hours, 7 days and 30 days before the snapshot, each with the period before it. */
+export const SUMMARY_WINDOWS = [
+  { key: '24h', ms: DAY_MS },
+  { key: '7d', ms: 7 * DAY_MS },
+  { key: '30d', ms: 30 * DAY_MS },
+] as const;
+
+export interface HeadlineValue {
+  value: number | null;
+  previous: number | null;
+  /** value − previous (null when either is null). */
+  change: number | null;
+  /** (value − previous) / previous (null when previous is null or 0). */
+  changeRatio: number | null;
+}
+
+function headline(value: number | null, previous: number | null): HeadlineValue {
+  const change = value === null || previous === null ? null : value - previous;
+  return { value, previous, change, changeRatio: change === null || previous === 0 || previous === null ? null : change / previous };
+}
+
+/**
+ * The `metrics-compute` job's work, in one REPEATABLE READ transaction (one snapshot of every
+ * source, all or nothing): find the source rows changed since the last compute, recompute each
+ * affected bucket (every grain) from all its source rows, then snapshot the summary of the projects
+ * that changed (or whose last snapshot is older than SUMMARY_MIN_INTERVAL_MS).
+ */
+@Injectable()
+export class MetricsComputeService {
+  private readonly logger = new Logger(MetricsComputeService.name);
+
+  constructor(
+    private readonly repository: MetricsReadModelRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async run(options: { full?: boolean; logger?: Logger } = {}): Promise<JobCounts> {
+    const log = options.logger ?? this.logger;
+    const now = this.clock.now();
+    const started = performance.now();
+    const counts = await this.repository.transaction(async (tx) => {
+      let mark = performance.now();
+      const step = (name: string, extra: Record<string, unknown> = {}) => {
+        log.log({ ...extra, ms: Math.round(performance.now() - mark) }, `metrics compute: ${name}`);
+        mark = performance.now();
+      };
+      if (options.full) await this.repository.clearAll(tx);
+      const changes = await this.repository.findChanges(tx);
+      step('changed sources found', { ...changes, full: options.full === true });
+      const trend = await this.repository.recomputeTrend(tx, now);
+      step('trend points written', { ...trend });
+      const breakdown = await this.repository.recomputeBreakdown(tx, now);
+      step('breakdown points written', { ...breakdown });
+      const drilldownCutoff = new Date(now.getTime() - METRICS_RETENTION.drilldownDays * DAY_MS);
+      const drilldown = await this.repository.recomputeDrilldown(tx, now, drilldownCutoff);
+      step('drilldown rows written', { ...drilldown });
+      const summaries = await this.snapshotSummaries(tx, now);
+      step('summaries inserted', { summaries });
+      return {
+        full: options.full === true,
+        sessionsChanged: changes.sessions,
+        kpiEventsChanged: changes.kpiEvents,
+        buckets: changes.buckets,
+        trendPointsUpserted: trend.upserted,
+        trendPointsDeleted: trend.deleted,
+        breakdownPointsUpserted: breakdown.upserted,
+        breakdownPointsDeleted: breakdown.deleted,
+        drilldownRowsUpserted: drilldown.upserted,
+        drilldownRowsDeleted: drilldown.deleted,
+        summariesInserted: summaries,
+      };
+    });
+    return { ...counts, durationMs: Math.round(performance.now() - started) };
+  }
+
+  private async snapshotSummaries(tx: Db, now: Date): Promise<number> {
+    const changed = await this.repository.changedProjects(tx);
+    const stale = await this.repository.projectsWithStaleSummary(tx, new Date(now.getTime() - SUMMARY_MIN_INTERVAL_MS));
+    const projects = [...new Set([...changed, ...stale.map((p) => p.id)])].sort();
+    for (const projectId of projects) {
+      await this.repository.insertSummary(tx, projectId, now, SUMMARY_VERSION, await this.summaryPayload(tx, projectId, now));
+    }
+    return projects.length;
+  }
+
+  /** The headline figures of each window and its previous period, from the live stats statements. */
+  private async summaryPayload(tx: Db, projectId: string, now: Date) {
+    const windows: Record<string, unknown> = {};
+    for (const w of SUMMARY_WINDOWS) {
+      const to = now;
+      const from = new Date(now.getTime() - w.ms);
+      const previousFrom = new Date(from.getTime() - w.ms);
+      const cur = await this.figures(tx, projectId, from, to);
+      const prev = await this.figures(tx, projectId, previousFrom, from);
+      const metrics: Record<string, HeadlineValue> = {};
+      for (const key of Object.keys(cur)) metrics[key] = headline(cur[key], prev[key]);
+      windows[w.key] = {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        previousFrom: previousFrom.toISOString(),
+        previousTo: from.toISOString(),
+        metrics,
+      };
+    }
+    return { windows };
+  }
+
+  private async figures(tx: Db, projectId: string, from: Date, to: Date): Promise<Record<string, number | null>> {
+    const sessions = await this.repository.sessionStats(tx, projectId, from, to);
+    const quality = await this.repository.sessionMetricsStats(tx, projectId, from, to);
+    const kpis = await this.repository.kpiCounts(tx, projectId, from, to);
+    return {
+      sessions: sessions.sessions,
+      bounce_rate: sessions.bounceRate,
+      conversion_rate: sessions.conversionRate,
+      median_duration_seconds: sessions.medianDurationSeconds,
+      drop_off_rate: quality.dropOffRate,
+      completion_rate: quality.completionRateMean,
+      ...Object.fromEntries(KPI_METRIC_KEYS.map((k) => [k, kpis[k]])),
+    };
+  }
+}

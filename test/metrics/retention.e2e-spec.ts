@@ -1,0 +1,93 @@
+import { FixedClock } from '../../src/common/clock/clock.js';
+import { computeMetrics, insertKpiEvent, runMetricsRetention } from '../factories/metrics.js';
+import { createProject, type ProjectFixture } from '../factories/projects.js';
+import { createSession } from '../factories/sessions.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+const page = (path: string, at: number) => ({ type: 'pageview', url: `https://shop.example${path}`, at });
+
+describe('metrics retention', () => {
+  // Sessions on Wednesday 2026-01-07 and Wednesday 2026-01-14 (UTC), computed on 01-15.
+  const clock = new FixedClock(new Date('2026-01-15T00:00:00Z'));
+  let t: TestApp;
+  let shop: ProjectFixture;
+  const count = async (sql: string) => (await t.sql(`SELECT count(*)::int AS n FROM ${sql}`, [shop.id]))[0].n as number;
+  const get = (path: string) => t.request({ url: `/v1/projects/${shop.id}${path}`, key: shop.keys.read });
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    shop = await createProject(t);
+    await createSession(t, shop.id, { sessionId: 'old', base: new Date('2026-01-07T10:00:00Z'), events: [page('/', 0)] });
+    await createSession(t, shop.id, { sessionId: 'new', base: new Date('2026-01-14T10:00:00Z'), events: [page('/', 0)] });
+    await insertKpiEvent(t, shop.id, { kpiId: 'kpi.onboarding.step_1_completed', occurredAt: '2026-01-14T09:00:00Z' });
+    await computeMetrics(t);
+    // summaries: three on 01-15 (00:00, 06:00, 23:00) and one on 01-16
+    for (const at of ['2026-01-15T06:00:00Z', '2026-01-15T23:00:00Z', '2026-01-16T01:00:00Z']) {
+      clock.set(at);
+      await computeMetrics(t);
+    }
+  });
+  afterAll(() => t.close());
+
+  it('keeps everything while it is young', async () => {
+    clock.set('2026-01-20T00:00:00Z');
+    expect(await runMetricsRetention(t)).toEqual({
+      summariesDeleted: 0,
+      summariesThinned: 0,
+      trendPointsDeleted: 0,
+      breakdownPointsDeleted: 0,
+      drilldownRowsDeleted: 0,
+    });
+    expect(await count(`metrics_summary WHERE project_id = $1`)).toBe(4);
+  });
+
+  it('deletes drilldown rows after 30 days and keeps only the last summary of each day after 30 days', async () => {
+    // 01-07 + 30 d = 02-06: the 01-07 drilldown row goes; 01-14's stays. Summaries of 01-15 are older than 30 d on 02-15.
+    clock.set(new Date(Date.parse('2026-01-07T00:00:00Z') + 30 * DAY + 1));
+    const first = await runMetricsRetention(t);
+    expect(first.drilldownRowsDeleted).toBe(1);
+    expect(await count(`metrics_drilldown WHERE project_id = $1`)).toBe(2); // session 'new' and the KPI event
+    clock.set('2026-02-15T12:00:00Z');
+    const second = await runMetricsRetention(t);
+    // 01-15 had 00:00, 06:00, 23:00 → keep 23:00; 01-16 keeps its one
+    expect(second.summariesThinned).toBe(2);
+    const left = await t.sql(`SELECT captured_at FROM metrics_summary WHERE project_id = $1 ORDER BY captured_at`, [shop.id]);
+    expect(left.map((r: { captured_at: Date }) => r.captured_at.toISOString())).toEqual(['2026-01-15T23:00:00.000Z', '2026-01-16T01:00:00.000Z']);
+    expect(second.drilldownRowsDeleted).toBe(2);
+  });
+
+  it('drops hour and day points and breakdowns after 90 days, keeps week and month points, and answers the old part of a day trend in weeks', async () => {
+    clock.set(new Date(Date.parse('2026-01-08T00:00:00Z') + 90 * DAY + 1));
+    const counts = await runMetricsRetention(t);
+    // the 01-07 day: hour + day points of the 7 session metrics (pages and durations included) went
+    expect(counts.trendPointsDeleted).toBeGreaterThan(0);
+    expect(counts.breakdownPointsDeleted).toBeGreaterThan(0);
+    expect(await count(`metrics_trend_point WHERE project_id = $1 AND time_grain IN ('hour', 'day') AND time_bucket < '2026-01-08'`)).toBe(0);
+    expect(await count(`metrics_trend_point WHERE project_id = $1 AND time_grain IN ('hour', 'day') AND time_bucket >= '2026-01-14'`)).toBeGreaterThan(0);
+    expect(await count(`metrics_breakdown_point WHERE project_id = $1 AND time_bucket < '2026-01-08'`)).toBe(0);
+    expect(await count(`metrics_trend_point WHERE project_id = $1 AND time_grain = 'week' AND metric_key = 'sessions'`)).toBe(2);
+    // now 04-08: cutoff 01-08, the first week after it starts Monday 01-12. Days of [01-05, 01-19) come as:
+    // the week of 01-05 (downsampled, 1 session), then days 01-12 … 01-18 (01-14: 1 session).
+    const trend = await get('/metrics/sessions/trend?grain=day&from=2026-01-05T00:00:00Z&to=2026-01-19T00:00:00Z');
+    expect(trend.body.points.map((p: { bucket: string; grain: string; value: number }) => [p.bucket.slice(0, 10), p.grain, p.value])).toEqual([
+      ['2026-01-05', 'week', 1],
+      ['2026-01-12', 'day', 0],
+      ['2026-01-13', 'day', 0],
+      ['2026-01-14', 'day', 1],
+      ['2026-01-15', 'day', 0],
+      ['2026-01-16', 'day', 0],
+      ['2026-01-17', 'day', 0],
+      ['2026-01-18', 'day', 0],
+    ]);
+  });
+
+  it('deletes summaries after 180 days', async () => {
+    clock.set(new Date(Date.parse('2026-01-16T01:00:00Z') + 180 * DAY + 1));
+    const counts = await runMetricsRetention(t);
+    expect(counts.summariesDeleted).toBe(2);
+    expect(await count(`metrics_summary WHERE project_id = $1`)).toBe(0);
+    const summary = await get('/metrics/summary');
+    expect(summary.body.code).toBe('METRICS_SUMMARY_NOT_FOUND');
+  });
+});

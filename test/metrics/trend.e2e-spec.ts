@@ -1,0 +1,142 @@
+import { FixedClock } from '../../src/common/clock/clock.js';
+import { computeMetrics, insertKpiEvent, insertSessionMetrics } from '../factories/metrics.js';
+import { createProject, type ProjectFixture } from '../factories/projects.js';
+import { createSession } from '../factories/sessions.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const SESSION_KEYS = ['sessions', 'completed_sessions', 'bounce_rate', 'conversion_rate', 'avg_duration_seconds', 'median_duration_seconds', 'pages_per_session'];
+const LIVE_SESSION_FIELDS: Record<string, string> = {
+  sessions: 'sessions',
+  completed_sessions: 'completedSessions',
+  bounce_rate: 'bounceRate',
+  conversion_rate: 'conversionRate',
+  avg_duration_seconds: 'avgDurationSeconds',
+  median_duration_seconds: 'medianDurationSeconds',
+  pages_per_session: 'pagesPerSession',
+};
+const LIVE_QUALITY_FIELDS: Record<string, (b: any) => number | null> = {
+  time_to_first_draft_ms_p50: (b) => b.timeToFirstDraft.p50Ms,
+  time_to_first_draft_ms_p90: (b) => b.timeToFirstDraft.p90Ms,
+  completion_rate: (b) => b.completionRateMean,
+  confirmation_rate: (b) => b.confirmationRateMean,
+  signal_density: (b) => b.signalDensityMean,
+  drop_off_rate: (b) => b.dropOffRate,
+};
+
+const page = (path: string, at: number) => ({ type: 'pageview', url: `https://shop.example${path}`, at });
+
+describe('metrics trend: buckets, gap filling and equality with the live stats endpoints', () => {
+  const clock = new FixedClock(new Date('2026-03-10T12:00:00Z'));
+  let t: TestApp;
+  let utc: ProjectFixture;
+  const get = (p: ProjectFixture, path: string) => t.request({ url: `/v1/projects/${p.id}${path}`, key: p.keys.read });
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    utc = await createProject(t, { name: 'utc' });
+    // S1 03-02 10:00, / → /a, 60 s; S2 03-02 10:30, / + conversion, 30 s (bounce); S3 03-02 23:59:59, /b alone (bounce, no duration);
+    // S4 03-04 01:00, two signals, 120 s, no pageview; S5 active, 03-04 01:30, /c then /d, 10 s.
+    await createSession(t, utc.id, { sessionId: 'S1', base: new Date('2026-03-02T10:00:00Z'), events: [page('/', 0), page('/a', 60)] });
+    await createSession(t, utc.id, { sessionId: 'S2', base: new Date('2026-03-02T10:30:00Z'), events: [page('/', 0), { type: 'conversion', at: 30 }] });
+    await createSession(t, utc.id, { sessionId: 'S3', base: new Date('2026-03-02T23:59:59Z'), events: [page('/b', 0)] });
+    await createSession(t, utc.id, { sessionId: 'S4', base: new Date('2026-03-04T01:00:00Z'), events: [{ type: 'signal', at: 0 }, { type: 'signal', at: 120 }] });
+    await createSession(t, utc.id, { sessionId: 'S5', base: new Date('2026-03-04T01:30:00Z'), events: [page('/c', 0), page('/d', 10)], status: 'active' });
+    await insertSessionMetrics(t, utc.id, 'S1', { timeToFirstDraftMs: 1000, completionRate: 1, confirmationRate: 0.5, signalDensity: 2 });
+    await insertSessionMetrics(t, utc.id, 'S2', { timeToFirstDraftMs: 3000, completionRate: 0, signalDensity: 1, dropOffStep: 'details' });
+    await insertSessionMetrics(t, utc.id, 'S4', { signalDensity: 1 });
+    await insertKpiEvent(t, utc.id, { kpiId: 'kpi.onboarding.step_1_completed', occurredAt: '2026-03-02T08:00:00Z' });
+    await insertKpiEvent(t, utc.id, { kpiId: 'kpi.onboarding.step_1_completed', occurredAt: '2026-03-04T08:00:00Z', source: 'web' });
+    await computeMetrics(t);
+  });
+  afterAll(() => t.close());
+
+  it('writes UTC day points by hand-computed definitions and fills gaps (0 for counts, null for rates)', async () => {
+    const range = 'grain=day&from=2026-03-02T00:00:00Z&to=2026-03-05T00:00:00Z';
+    const values = async (key: string) => (await get(utc, `/metrics/${key}/trend?${range}`)).body.points.map((p: { value: number | null }) => p.value);
+    const sessions = await get(utc, `/metrics/sessions/trend?${range}`);
+    expect(sessions.status).toBe(200);
+    expect(sessions.body).toMatchObject({ metricKey: 'sessions', grain: 'day', timezone: 'UTC', computedAt: '2026-03-10T12:00:00.000Z' });
+    expect(sessions.body.points).toEqual([
+      { bucket: '2026-03-02T00:00:00.000Z', grain: 'day', value: 3 },
+      { bucket: '2026-03-03T00:00:00.000Z', grain: 'day', value: 0 },
+      { bucket: '2026-03-04T00:00:00.000Z', grain: 'day', value: 2 },
+    ]);
+    // 03-02: S2, S3 bounced of 3 with a pageview; 03-04: S5 of 1 with a pageview did not bounce (2 pages).
+    expect(await values('bounce_rate')).toEqual([2 / 3, null, 0]);
+    expect(await values('conversion_rate')).toEqual([1 / 3, null, 0]);
+    // durations 60, 30 → avg 45, median 45; 03-04: 120 and 10 → 65
+    expect(await values('avg_duration_seconds')).toEqual([45, null, 65]);
+    expect(await values('median_duration_seconds')).toEqual([45, null, 65]);
+    // pages (2 + 1 + 1) / 3; (0 + 2) / 2
+    expect(await values('pages_per_session')).toEqual([4 / 3, null, 1]);
+    expect(await values('completed_sessions')).toEqual([3, 0, 1]);
+    // quality metrics, completed sessions with metrics: 03-02 S1, S2 — drafts 1000 and 3000 ms: p50 2000, p90 1000 + 0.9 × 2000
+    expect(await values('time_to_first_draft_ms_p50')).toEqual([2000, null, null]);
+    expect(await values('time_to_first_draft_ms_p90')).toEqual([2800, null, null]);
+    expect(await values('drop_off_rate')).toEqual([0.5, null, 0]);
+    expect(await values('signal_density')).toEqual([1.5, null, 1]);
+    expect(await values('kpi.onboarding.step_1_completed')).toEqual([1, 0, 1]);
+  });
+
+  it('writes hour, ISO week (Monday) and month points', async () => {
+    const hours = await get(utc, `/metrics/sessions/trend?grain=hour&from=2026-03-02T09:00:00Z&to=2026-03-02T12:00:00Z`);
+    expect(hours.body.points.map((p: { bucket: string; value: number }) => [p.bucket, p.value])).toEqual([
+      ['2026-03-02T09:00:00.000Z', 0],
+      ['2026-03-02T10:00:00.000Z', 2],
+      ['2026-03-02T11:00:00.000Z', 0],
+    ]);
+    // 2026-03-02 is a Monday; a range inside the week gives the whole week's bucket
+    const week = await get(utc, `/metrics/sessions/trend?grain=week&from=2026-03-04T00:00:00Z&to=2026-03-05T00:00:00Z`);
+    expect(week.body.points).toEqual([{ bucket: '2026-03-02T00:00:00.000Z', grain: 'week', value: 5 }]);
+    const month = await get(utc, `/metrics/bounce_rate/trend?grain=month&from=2026-02-01T00:00:00Z&to=2026-04-01T00:00:00Z`);
+    // February: no data → null; March: bounced S2, S3 of 4 with a pageview (S1, S2, S3, S5)
+    expect(month.body.points).toEqual([
+      { bucket: '2026-02-01T00:00:00.000Z', grain: 'month', value: null },
+      { bucket: '2026-03-01T00:00:00.000Z', grain: 'month', value: 0.5 },
+    ]);
+  });
+
+  it('gives, for each bucket, the figures the live stats endpoints give over the same range', async () => {
+    for (const grain of ['hour', 'day', 'week', 'month']) {
+      const from = '2026-03-02T00:00:00Z';
+      const to = '2026-03-05T00:00:00Z';
+      const trends: Record<string, { bucket: string; value: number | null }[]> = {};
+      for (const key of [...SESSION_KEYS, ...Object.keys(LIVE_QUALITY_FIELDS)]) {
+        trends[key] = (await get(utc, `/metrics/${key}/trend?grain=${grain}&from=${from}&to=${to}`)).body.points;
+      }
+      const buckets = trends.sessions.map((p) => p.bucket);
+      for (let i = 0; i < buckets.length; i++) {
+        const next = i + 1 < buckets.length ? buckets[i + 1] : nextBucket(buckets[i], grain);
+        const live = (await get(utc, `/stats/sessions?from=${buckets[i]}&to=${next}`)).body;
+        for (const key of SESSION_KEYS) {
+          const expected = live[LIVE_SESSION_FIELDS[key]];
+          // gaps: the live endpoint answers 0 sessions and null rates too
+          expect([grain, buckets[i], key, trends[key][i].value]).toEqual([grain, buckets[i], key, expected]);
+        }
+        const quality = (await get(utc, `/stats/session-metrics?from=${buckets[i]}&to=${next}`)).body;
+        for (const [key, field] of Object.entries(LIVE_QUALITY_FIELDS)) {
+          expect([grain, buckets[i], key, trends[key][i].value]).toEqual([grain, buckets[i], key, field(quality)]);
+        }
+      }
+    }
+  });
+
+  it('counts KPI events per day as GET …/stats/kpis does', async () => {
+    const live = await get(utc, `/stats/kpis?from=2026-03-02T00:00:00Z&to=2026-03-05T00:00:00Z&grain=day`);
+    expect(live.status).toBe(200);
+    const trend = await get(utc, `/metrics/kpi.onboarding.step_1_completed/trend?grain=day&from=2026-03-02T00:00:00Z&to=2026-03-05T00:00:00Z`);
+    const liveSeries = JSON.stringify(live.body);
+    // both say 1, 0, 1
+    expect(trend.body.points.map((p: { value: number }) => p.value)).toEqual([1, 0, 1]);
+    expect(liveSeries).toContain('kpi.onboarding.step_1_completed');
+  });
+});
+
+function nextBucket(bucket: string, grain: string): string {
+  const d = new Date(bucket);
+  if (grain === 'hour') d.setUTCHours(d.getUTCHours() + 1);
+  if (grain === 'day') d.setUTCDate(d.getUTCDate() + 1);
+  if (grain === 'week') d.setUTCDate(d.getUTCDate() + 7);
+  if (grain === 'month') d.setUTCMonth(d.getUTCMonth() + 1);
+  return d.toISOString();
+}

@@ -886,10 +886,6 @@ export interface components {
             eventName?: string;
         };
         FunnelStepDto: {
-            /** @example Product */
-            name: string;
-            /** @description Further matchers: an event matching any of them reaches this step too */
-            alternatives?: components["schemas"]["FunnelMatcherDto"][];
             /**
              * @default pageview
              * @enum {string}
@@ -897,11 +893,15 @@ export interface components {
             eventType: "pageview" | "conversion" | "session_start" | "session_end" | "draft_created" | "draft_confirmed" | "step_started" | "step_completed" | "signal" | "custom";
             /**
              * @description Exact path; `*` matches any run of characters
-             * @example /product/*
+             * @example /products/*
              */
             path?: string;
             /** @description Matches the event name exactly */
             eventName?: string;
+            /** @example Product */
+            name: string;
+            /** @description Further matchers: an event matching any of them reaches this step too */
+            alternatives?: components["schemas"]["FunnelMatcherDto"][];
         };
         FunnelDto: {
             /** @description `default` for the built-in funnel, else a UUID */

@@ -31,6 +31,9 @@ export function createValidationPipe(): ValidationPipe {
   });
 }
 
+/** Query strings carry booleans as text: `true`/`false` become booleans; anything else stays for IsBoolean to reject. */
+export const queryBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
+
 export function isIanaTimeZone(value: unknown): boolean {
   if (typeof value !== 'string' || value.length === 0 || value.length > 64) return false;
   try {

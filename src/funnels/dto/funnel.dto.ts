@@ -22,7 +22,7 @@ export class FunnelMatcherDto {
   eventName?: string;
 }
 
-export class FunnelStepDto {
+export class FunnelStepDto extends FunnelMatcherDto {
   @ApiProperty({ minLength: 1, maxLength: 100, example: 'Product' })
   @IsString()
   @Length(1, 100)
@@ -39,23 +39,6 @@ export class FunnelStepDto {
   @ValidateNested({ each: true })
   @Type(() => FunnelMatcherDto)
   alternatives?: FunnelMatcherDto[];
-
-  @ApiPropertyOptional({ enum: EVENT_TYPES, default: 'pageview' })
-  @IsOptional()
-  @IsIn(EVENT_TYPES)
-  eventType?: EventType;
-
-  @ApiPropertyOptional({ maxLength: 2048, example: '/product/*', description: 'Exact path; `*` matches any run of characters' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 2048)
-  path?: string;
-
-  @ApiPropertyOptional({ maxLength: 128, description: 'Matches the event name exactly' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(128)
-  eventName?: string;
 }
 
 export class CreateFunnelDto {

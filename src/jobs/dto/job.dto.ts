@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/cursor.js';
+import { queryBoolean } from '../../common/http/validation.js';
 
 export class JobRunDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
@@ -42,12 +43,11 @@ export class StartedJobRunDto {
   @ApiProperty({ enum: ['queued', 'running'] }) status!: string;
 }
 
-const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 
 export class RunJobQueryDto {
   @ApiPropertyOptional({ description: 'Answer when the run has ended (200 with the run)' })
   @IsOptional()
-  @Transform(toBoolean)
+  @Transform(queryBoolean)
   @IsBoolean()
   wait?: boolean;
 }

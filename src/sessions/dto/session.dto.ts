@@ -1,9 +1,9 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, Max, Min } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/cursor.js';
+import { queryBoolean } from '../../common/http/validation.js';
 
-const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 
 /** `from` / `to`: sessions whose startedAt is in [from, to). */
 export class RangeQueryDto {
@@ -18,17 +18,7 @@ export class RangeQueryDto {
   to?: string;
 }
 
-export class SessionsQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ format: 'date-time', description: 'Inclusive lower bound on startedAt' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  from?: string;
-
-  @ApiPropertyOptional({ format: 'date-time', description: 'Exclusive upper bound on startedAt' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  to?: string;
-
+export class SessionsQueryDto extends IntersectionType(PageQueryDto, RangeQueryDto) {
   @ApiPropertyOptional({ enum: ['active', 'completed'] })
   @IsOptional()
   @IsIn(['active', 'completed'])
@@ -36,13 +26,13 @@ export class SessionsQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({ type: Boolean })
   @IsOptional()
-  @Transform(toBoolean)
+  @Transform(queryBoolean)
   @IsBoolean()
   converted?: boolean;
 
   @ApiPropertyOptional({ type: Boolean })
   @IsOptional()
-  @Transform(toBoolean)
+  @Transform(queryBoolean)
   @IsBoolean()
   bounced?: boolean;
 }

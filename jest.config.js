@@ -4,6 +4,11 @@
 // compiled to CommonJS by SWC on the way in.
 const esmOnlyRequiredFromCjs = ['cookie', 'content-disposition'];
 
+// The tests run in a time zone other than UTC, so code that leans on the server's own zone (such
+// as `new Date('2025-04-01T10:00:00')`, which reads a time without an offset as local time) fails
+// here rather than on a server abroad. Workers inherit it from this process.
+process.env.TZ = 'America/New_York';
+
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',

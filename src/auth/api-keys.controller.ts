@@ -1,6 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { PageQueryDto } from '../common/pagination/cursor.js';
 import { ProjectAccess } from './access.decorators.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { ApiKeyListDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto.js';
@@ -25,8 +26,8 @@ export class ApiKeysController {
   @ApiOperation({ summary: "List the project's API keys (never the keys themselves)" })
   @ApiOkResponse({ type: ApiKeyListDto })
   @ApiKeyAuth('PROJECT_NOT_FOUND')
-  async list(@Param('projectId') projectId: string): Promise<ApiKeyListDto> {
-    return { data: await this.apiKeys.list(projectId) };
+  list(@Param('projectId') projectId: string, @Query() query: PageQueryDto): Promise<ApiKeyListDto> {
+    return this.apiKeys.list(projectId, query.limit, query.cursor);
   }
 
   @Delete(':keyId')

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { execute, queryOne, queryRows } from '../common/database/sql.js';
+import { execute, queryOne, queryPrepared, queryRows } from '../common/database/sql.js';
 import type { ApiKeyScope } from './api-key.js';
 
 export interface ApiKeyRow {
@@ -36,23 +36,32 @@ export class ApiKeysRepository {
     return row!;
   }
 
-  list(projectId: string): Promise<ApiKeyRow[]> {
-    return queryRows(this.db, `SELECT ${COLUMNS} FROM api_keys WHERE project_id = $1 ORDER BY created_at, id`, [projectId]);
+  /** Oldest first; `after` = (created_at, id) of the previous page's last key. */
+  list(projectId: string, limit: number, after?: { createdAt: string; id: string }): Promise<ApiKeyRow[]> {
+    return queryRows(
+      this.db,
+      `SELECT ${COLUMNS} FROM api_keys
+       WHERE project_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+       ORDER BY created_at, id LIMIT $4`,
+      [projectId, after?.createdAt ?? null, after?.id ?? null, limit],
+    );
   }
 
   /** Marks the key revoked; true when it existed. Revoking twice keeps the first time. */
   async revoke(projectId: string, keyId: string): Promise<boolean> {
-    const revoked = await execute(
-      this.db,
-      `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE project_id = $1 AND id = $2`,
-      [projectId, keyId],
-    );
+    const revoked = await execute(this.db, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE project_id = $1 AND id = $2`, [
+      projectId,
+      keyId,
+    ]);
     return revoked > 0;
   }
 
-  /** Live (not revoked) keys with this prefix: in practice zero or one. */
+  /**
+   * Live (not revoked) keys with this prefix: in practice zero or one. Read on every request, never
+   * cached, so a revoked key stops working at once; a prepared statement keeps it cheap.
+   */
   findLiveByPrefix(prefix: string): Promise<ApiKeyCredential[]> {
-    return queryRows(
+    return queryPrepared(
       this.db,
       `SELECT project_id AS "projectId", id, scopes, secret_hash AS "secretHash"
        FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL`,

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
+import { decodeCursor, toPage, type Page } from '../common/pagination/cursor.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { generateApiKey } from './api-key.js';
 import { ApiKeysRepository, type ApiKeyRow } from './api-keys.repository.js';
@@ -37,8 +38,10 @@ export class ApiKeysService {
     return { id: row.id, name: row.name, scopes: row.scopes, key: generated.key, createdAt: row.createdAt.toISOString() };
   }
 
-  async list(projectId: string): Promise<ApiKeyDto[]> {
-    return (await this.keys.list(projectId)).map(toApiKeyDto);
+  async list(projectId: string, limit: number, cursor?: string): Promise<Page<ApiKeyDto>> {
+    const key = decodeCursor(cursor, ['timestamp', 'uuid']);
+    const rows = await this.keys.list(projectId, limit + 1, key ? { createdAt: String(key[0]), id: String(key[1]) } : undefined);
+    return toPage(rows, limit, toApiKeyDto, (k) => [k.createdAt.toISOString(), k.id]);
   }
 
   async revoke(projectId: string, keyId: string): Promise<void> {

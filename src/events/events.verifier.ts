@@ -5,14 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { normalisePath } from './event-path.js';
-import {
-  EVENT_REJECTION_CODES,
-  EVENT_TYPES,
-  MAX_FUTURE_SKEW_MS,
-  MAX_PROPERTIES_BYTES,
-  NAMED_EVENT_TYPES,
-  type EventType,
-} from './event-types.js';
+import { EVENT_REJECTION_CODES, EVENT_TYPES, MAX_FUTURE_SKEW_MS, MAX_PROPERTIES_BYTES, NAMED_EVENT_TYPES, type EventType } from './event-types.js';
 
 export interface NewTrackingEvent {
   eventId: string;
@@ -37,6 +30,8 @@ export interface EventRejection {
 const FIELDS = new Set(['eventId', 'sessionId', 'userId', 'type', 'name', 'url', 'referrer', 'occurredAt', 'properties']);
 const TYPES = new Set<string>(EVENT_TYPES);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A `\u0000` or `\ud800`–`\udfff` escape in JSON text: preceded by an even number of backslashes. */
+const ESCAPED_UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Date and time are required; a missing zone is read as UTC.
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
@@ -63,7 +58,15 @@ export function parseOccurredAt(value: unknown): Date | undefined {
   const match = ISO_8601.exec(value);
   if (!match) return undefined;
   const [, year, month, day, hour, minute, second] = match;
-  if (Number(year) < 1 || Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(hour) > 23 || Number(minute) > 59 || Number(second ?? 0) > 59) {
+  if (
+    Number(year) < 1 ||
+    Number(month) < 1 ||
+    Number(month) > 12 ||
+    Number(day) < 1 ||
+    Number(hour) > 23 ||
+    Number(minute) > 59 ||
+    Number(second ?? 0) > 59
+  ) {
     return undefined;
   }
   const date = new Date(match[7] ? value : `${value}Z`);
@@ -124,8 +127,9 @@ export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRe
   if (event.properties !== undefined && event.properties !== null) {
     if (typeof event.properties !== 'object' || Array.isArray(event.properties)) return invalid('properties must be a JSON object');
     properties = JSON.stringify(event.properties);
-    // JSON.stringify writes NUL and unpaired surrogates as \u escapes, which jsonb refuses.
-    if (/\\u0000|\\ud[89a-f]/i.test(properties)) {
+    // JSON.stringify writes NUL and unpaired surrogates as \u escapes, which jsonb refuses. Only an
+    // escape counts: a text holding a backslash followed by `u0000` is written `\\u0000` and is fine.
+    if (ESCAPED_UNSTORABLE.test(properties)) {
       return invalid('properties must not contain NUL characters or lone surrogates');
     }
     if (Buffer.byteLength(properties, 'utf8') > MAX_PROPERTIES_BYTES) {

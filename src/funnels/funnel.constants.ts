@@ -41,7 +41,15 @@ export const DEFAULT_FUNNEL: { id: string; name: string; steps: FunnelStep[] } =
     {
       name: 'Confirmation',
       eventType: 'conversion',
-      alternatives: pageviews('/confirmation*', '/order-confirmation*', '/order/confirmation*', '/thank-you*', '/thankyou*', '/checkout/success*', '/checkout/complete*'),
+      alternatives: pageviews(
+        '/confirmation*',
+        '/order-confirmation*',
+        '/order/confirmation*',
+        '/thank-you*',
+        '/thankyou*',
+        '/checkout/success*',
+        '/checkout/complete*',
+      ),
     },
   ],
 };

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@ne
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
 import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { PageQueryDto } from '../common/pagination/cursor.js';
 import { RangeQueryDto } from '../sessions/dto/session.dto.js';
 import { CreateFunnelDto, FunnelDto, FunnelListDto, FunnelReportDto } from './dto/funnel.dto.js';
 import { FunnelsService } from './funnels.service.js';
@@ -16,8 +17,8 @@ export class FunnelsController {
   @ApiOperation({ summary: 'List funnels: the built-in `default` first, then custom ones (read scope)' })
   @ApiOkResponse({ type: FunnelListDto })
   @ApiKeyAuth('PROJECT_NOT_FOUND')
-  list(@Param('projectId') projectId: string): Promise<FunnelListDto> {
-    return this.funnels.list(projectId);
+  list(@Param('projectId') projectId: string, @Query() query: PageQueryDto): Promise<FunnelListDto> {
+    return this.funnels.list(projectId, query.limit, query.cursor);
   }
 
   @Post()

@@ -19,16 +19,23 @@ export class FunnelsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async insert(projectId: string, name: string, steps: FunnelStep[]): Promise<FunnelRow> {
-    const row = await queryOne<FunnelRow>(
-      this.db,
-      `INSERT INTO funnels (project_id, name, steps) VALUES ($1, $2, $3::jsonb) RETURNING ${COLUMNS}`,
-      [projectId, name, JSON.stringify(steps)],
-    );
+    const row = await queryOne<FunnelRow>(this.db, `INSERT INTO funnels (project_id, name, steps) VALUES ($1, $2, $3::jsonb) RETURNING ${COLUMNS}`, [
+      projectId,
+      name,
+      JSON.stringify(steps),
+    ]);
     return row!;
   }
 
-  list(projectId: string): Promise<FunnelRow[]> {
-    return queryRows<FunnelRow>(this.db, `SELECT ${COLUMNS} FROM funnels WHERE project_id = $1 ORDER BY created_at, id`, [projectId]);
+  /** Custom funnels, oldest first; `after` = (created_at, id) of the previous page's last one. */
+  list(projectId: string, limit: number, after?: { createdAt: string; id: string }): Promise<FunnelRow[]> {
+    return queryRows<FunnelRow>(
+      this.db,
+      `SELECT ${COLUMNS} FROM funnels
+       WHERE project_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+       ORDER BY created_at, id LIMIT $4`,
+      [projectId, after?.createdAt ?? null, after?.id ?? null, limit],
+    );
   }
 
   find(projectId: string, id: string): Promise<FunnelRow | undefined> {

@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
+import { decodeCursor, encodeCursor, toPage } from '../common/pagination/cursor.js';
 import { toDateRange } from '../sessions/date-range.js';
 import type { CreateFunnelDto, FunnelDto, FunnelListDto, FunnelMatcherDto, FunnelReportDto } from './dto/funnel.dto.js';
 import { DEFAULT_FUNNEL, DEFAULT_FUNNEL_ID, type FunnelMatcher, type FunnelStep } from './funnel.constants.js';
 import { FunnelsRepository, type FunnelRow } from './funnels.repository.js';
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const cursorKey = (row: FunnelRow) => [row.createdAt.toISOString(), row.id];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -11,11 +15,12 @@ function toFunnelDto(row: FunnelRow): FunnelDto {
   return { id: row.id, name: row.name, steps: row.steps, createdAt: row.createdAt.toISOString() };
 }
 
+/** A matcher as stored: optional fields sent as null are absent (IsOptional lets null through). */
 function toMatcher(m: FunnelMatcherDto): FunnelMatcher {
   return {
     eventType: m.eventType ?? 'pageview',
-    ...(m.path !== undefined ? { path: m.path } : {}),
-    ...(m.eventName !== undefined ? { eventName: m.eventName } : {}),
+    ...(m.path != null ? { path: m.path } : {}),
+    ...(m.eventName != null ? { eventName: m.eventName } : {}),
   };
 }
 
@@ -31,9 +36,19 @@ const DEFAULT_FUNNEL_DTO: FunnelDto = {
 export class FunnelsService {
   constructor(private readonly funnels: FunnelsRepository) {}
 
-  async list(projectId: string): Promise<FunnelListDto> {
-    const custom = await this.funnels.list(projectId);
-    return { data: [DEFAULT_FUNNEL_DTO, ...custom.map(toFunnelDto)] };
+  /** The built-in funnel opens the first page; custom ones follow, oldest first. */
+  async list(projectId: string, limit: number, cursor?: string): Promise<FunnelListDto> {
+    const key = decodeCursor(cursor, ['timestamp', 'uuid']);
+    if (key) {
+      const rows = await this.funnels.list(projectId, limit + 1, { createdAt: String(key[0]), id: String(key[1]) });
+      return toPage(rows, limit, toFunnelDto, cursorKey);
+    }
+    const rows = await this.funnels.list(projectId, limit);
+    const custom = rows.slice(0, limit - 1);
+    const more = rows.length > custom.length;
+    // A first page of one holds only the built-in funnel: the next starts before every custom one.
+    const last = custom.length ? cursorKey(custom[custom.length - 1]) : [new Date(0).toISOString(), NIL_UUID];
+    return { data: [DEFAULT_FUNNEL_DTO, ...custom.map(toFunnelDto)], nextCursor: more ? encodeCursor(last) : null };
   }
 
   async create(projectId: string, input: CreateFunnelDto): Promise<FunnelDto> {

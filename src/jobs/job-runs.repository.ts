@@ -65,11 +65,7 @@ export class JobRunsRepository {
   }
 
   async markRunning(id: string): Promise<void> {
-    await execute(
-      this.db,
-      `UPDATE job_runs SET status = 'running', started_at = now(), heartbeat_at = now() WHERE id = $1`,
-      [id],
-    );
+    await execute(this.db, `UPDATE job_runs SET status = 'running', started_at = now(), heartbeat_at = now() WHERE id = $1`, [id]);
   }
 
   async heartbeat(id: string): Promise<void> {

@@ -3,15 +3,7 @@ import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } fr
 import type { FastifyReply } from 'fastify';
 import { AdminOnly } from '../auth/access.decorators.js';
 import { ApiKeyAuth } from '../common/http/api-docs.js';
-import {
-  JobListDto,
-  JobRunDto,
-  JobRunPageDto,
-  JobRunsQueryDto,
-  RunJobBodyDto,
-  RunJobQueryDto,
-  StartedJobRunDto,
-} from './dto/job.dto.js';
+import { JobListDto, JobRunDto, JobRunPageDto, JobRunsQueryDto, RunJobBodyDto, RunJobQueryDto, StartedJobRunDto } from './dto/job.dto.js';
 import { JobsApi } from './jobs.api.js';
 
 @ApiTags('jobs')

@@ -138,9 +138,14 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
 
   async listRuns(name: string, limit: number, cursor?: string): Promise<Page<JobRun>> {
     this.definition(name);
-    const key = decodeCursor(cursor, 2);
+    const key = decodeCursor(cursor, ['timestamp', 'uuid']);
     const rows = await this.runs.list(name, limit + 1, key ? { createdAt: String(key[0]), id: String(key[1]) } : undefined);
-    return toPage(rows, limit, (row) => row, (row) => [row.createdAt.toISOString(), row.id]);
+    return toPage(
+      rows,
+      limit,
+      (row) => row,
+      (row) => [row.createdAt.toISOString(), row.id],
+    );
   }
 
   async getRun(name: string, runId: string): Promise<JobRun> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { queryOne, queryRows } from '../common/database/sql.js';
+import { queryOne, queryPrepared, queryRows } from '../common/database/sql.js';
 
 export interface Project {
   id: string;
@@ -29,8 +29,9 @@ export class ProjectsRepository {
     return row!;
   }
 
+  /** On most requests (every project route finds its project): a prepared statement. */
   async findById(id: string): Promise<Project | undefined> {
-    return queryOne<Project>(this.db, `SELECT ${COLUMNS} FROM projects WHERE id = $1`, [id]);
+    return (await queryPrepared<Project>(this.db, `SELECT ${COLUMNS} FROM projects WHERE id = $1`, [id]))[0];
   }
 
   /** Oldest first; `after` is the (createdAt, id) of the last row of the previous page. */

@@ -30,7 +30,7 @@ export class ProjectsService {
   }
 
   async list(limit: number, cursor?: string): Promise<Page<ProjectDto>> {
-    const key = decodeCursor(cursor, 2);
+    const key = decodeCursor(cursor, ['timestamp', 'uuid']);
     const after = key ? { createdAt: String(key[0]), id: String(key[1]) } : undefined;
     const rows = await this.projects.list(limit + 1, after);
     return toPage(rows, limit, toProjectDto, (p) => [p.createdAt.toISOString(), p.id]);

@@ -6,7 +6,7 @@ import { measureValueSql, type Measure } from '../common/database/measures.js';
  * of. The live endpoint groups the whole range into one row; the metrics read model groups by time
  * bucket and dimension with the very same select list, so both give the same figures.
  */
-export const SESSION_STATS_COMPONENTS = `
+export const SESSION_STATS_ADDITIVE_COMPONENTS = `
   count(*)::int                                                          AS sessions,
   (count(*) FILTER (WHERE s.status = 'completed'))::int                  AS completed_sessions,
   (count(*) FILTER (WHERE s.bounced))::int                               AS bounced,
@@ -14,8 +14,13 @@ export const SESSION_STATS_COMPONENTS = `
   (count(*) FILTER (WHERE s.converted))::int                             AS converted,
   count(s.duration_seconds)::int                                         AS duration_count,
   sum(s.duration_seconds)                                                AS duration_sum,
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_seconds)        AS median_duration_seconds,
   coalesce(sum(s.page_count), 0)::bigint                                 AS pages`;
+
+/** The components that are not additive (computed per group from its rows). */
+export const SESSION_STATS_PERCENTILE_COMPONENTS = `
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_seconds)        AS median_duration_seconds`;
+
+export const SESSION_STATS_COMPONENTS = `${SESSION_STATS_ADDITIVE_COMPONENTS},${SESSION_STATS_PERCENTILE_COMPONENTS}`;
 
 /**
  * - bounce rate: bounced / sessions with at least one pageview;

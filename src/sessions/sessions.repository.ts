@@ -212,11 +212,7 @@ export class SessionsRepository {
   }
 
   async findOne(projectId: string, sessionId: string): Promise<SessionRow | undefined> {
-    return queryOne<SessionRow>(
-      this.db,
-      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE project_id = $1 AND session_id = $2`,
-      [projectId, sessionId],
-    );
+    return queryOne<SessionRow>(this.db, `SELECT ${SESSION_COLUMNS} FROM sessions WHERE project_id = $1 AND session_id = $2`, [projectId, sessionId]);
   }
 
   /** Newest first by (started_at, session_id); `before` is the key of the previous page's last row. */

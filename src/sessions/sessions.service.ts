@@ -39,7 +39,7 @@ export class SessionsService {
 
   async list(projectId: string, query: SessionsQueryDto): Promise<Page<SessionDto>> {
     const range = toDateRange(query.from, query.to);
-    const key = decodeCursor(query.cursor, 2);
+    const key = decodeCursor(query.cursor, ['timestamp', 'text']);
     const before = key ? { startedAt: String(key[0]), sessionId: String(key[1]) } : undefined;
     const rows = await this.sessions.list(
       projectId,

@@ -85,11 +85,23 @@ describe('projects, API keys and access', () => {
     const listed = await t.request({ url: `/v1/projects/${shop.id}/api-keys`, key: shop.keys.admin });
     expect(listed.status).toBe(200);
     expect(listed.body.data).toHaveLength(4);
+    // the secret is everything after the prefix; base64url may itself contain '_'
+    const secret = created.body.key.slice('tm_'.length + 16 + 1);
+    expect(secret).toHaveLength(43);
     expect(listed.text).not.toContain(created.body.key);
-    expect(listed.text).not.toContain(created.body.key.split('_')[2]);
+    expect(listed.text).not.toContain(secret);
     for (const key of listed.body.data) expect(Object.keys(key).sort()).toEqual(['createdAt', 'id', 'name', 'revokedAt', 'scopes']);
+    expect(listed.body.nextCursor).toBeNull();
+    // pages of 3 and 1: together the whole list, in its order (oldest first), no key twice
+    const first = await t.request({ url: `/v1/projects/${shop.id}/api-keys?limit=3`, key: shop.keys.admin });
+    expect(first.body.data).toHaveLength(3);
+    const second = await t.request({ url: `/v1/projects/${shop.id}/api-keys?limit=3&cursor=${first.body.nextCursor}`, key: shop.keys.admin });
+    expect(second.body.nextCursor).toBeNull();
+    const ids = (body: { data: { id: string }[] }) => body.data.map((k) => k.id);
+    expect([...ids(first.body), ...ids(second.body)]).toEqual(ids(listed.body));
     const stored = await t.sql(`SELECT secret_hash FROM api_keys WHERE id = $1`, [created.body.id]);
-    expect(stored[0].secret_hash.toString('utf8')).not.toContain(created.body.key.split('_')[2]);
+    expect(stored[0].secret_hash).toHaveLength(32);
+    expect(stored[0].secret_hash.toString('utf8')).not.toContain(secret);
   });
 
   it('stops a revoked key at once', async () => {

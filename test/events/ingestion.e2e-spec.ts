@@ -75,7 +75,10 @@ describe('event ingestion', () => {
     ['a body that is not { events }', { foo: 1 }],
     ['events that is not an array', { events: 'x' }],
     ['an empty batch', { events: [] }],
-    ['a batch over INGEST_MAX_EVENTS', { events: Array.from({ length: 6 }, () => ({ sessionId: 's', type: 'signal', occurredAt: '2025-06-15T11:00:00Z' })) }],
+    [
+      'a batch over INGEST_MAX_EVENTS',
+      { events: Array.from({ length: 6 }, () => ({ sessionId: 's', type: 'signal', occurredAt: '2025-06-15T11:00:00Z' })) },
+    ],
   ])('answers 400 VALIDATION_FAILED to %s', async (_name, body) => {
     const res = await post(body);
     expect(res.status).toBe(400);
@@ -88,7 +91,9 @@ describe('event ingestion', () => {
   });
 
   it('answers 413 PAYLOAD_TOO_LARGE to a body over 1 MiB', async () => {
-    const big = JSON.stringify({ events: [{ sessionId: 's', type: 'signal', occurredAt: '2025-06-15T11:00:00Z', properties: { x: 'y'.repeat(1024 * 1024) } }] });
+    const big = JSON.stringify({
+      events: [{ sessionId: 's', type: 'signal', occurredAt: '2025-06-15T11:00:00Z', properties: { x: 'y'.repeat(1024 * 1024) } }],
+    });
     const res = await t.request({ method: 'POST', url: url(), key: shop.keys.ingest, payload: big, headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(413);
     expect(res.body.code).toBe('PAYLOAD_TOO_LARGE');

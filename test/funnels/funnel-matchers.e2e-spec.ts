@@ -45,6 +45,31 @@ describe('funnel step matchers', () => {
     expect(res.body.stages[2].dropOffRate).toBe(0.5);
   });
 
+  it('reads null matcher fields as absent: a step { path: null } matches any path, not a 500', async () => {
+    const created = await t.request({
+      method: 'POST',
+      url: `/v1/projects/${shop.id}/funnels`,
+      key: shop.keys.admin,
+      body: {
+        name: 'Nulls',
+        steps: [
+          { name: 'Any page', eventType: null, path: null, eventName: null },
+          { name: 'Product', path: '/product/*', alternatives: [{ path: null, eventName: null, eventType: 'conversion' }] },
+        ],
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.steps).toEqual([
+      { name: 'Any page', eventType: 'pageview' },
+      { name: 'Product', eventType: 'pageview', path: '/product/*', alternatives: [{ eventType: 'conversion' }] },
+    ]);
+    const report = await t.request({ url: `/v1/projects/${shop.id}/funnels/${created.body.id}/report?${range}`, key: shop.keys.read });
+    expect(report.status).toBe(200);
+    // Any page: S1, S2, S3. Product after it: S2 (/search → /product/9); S3's only pageview is its entry;
+    // S1 has no /product/* page and no conversion event.
+    expect(report.body.stages.map((s: { visitors: number }) => s.visitors)).toEqual([3, 1]);
+  });
+
   it('lets a custom funnel step match any of several patterns', async () => {
     const created = await t.request({
       method: 'POST',
@@ -59,7 +84,12 @@ describe('funnel step matchers', () => {
       },
     });
     expect(created.status).toBe(201);
-    expect(created.body.steps[0]).toEqual({ name: 'Discover', eventType: 'pageview', path: '/search', alternatives: [{ eventType: 'pageview', path: '/collections/*' }] });
+    expect(created.body.steps[0]).toEqual({
+      name: 'Discover',
+      eventType: 'pageview',
+      path: '/search',
+      alternatives: [{ eventType: 'pageview', path: '/collections/*' }],
+    });
     const res = await t.request({ url: `/v1/projects/${shop.id}/funnels/${created.body.id}/report?${range}`, key: shop.keys.read });
     // S1 via /collections/all then /products/red-shoe; S2 via /search then /product/9.
     expect(res.body.stages.map((s: { visitors: number }) => s.visitors)).toEqual([2, 2]);

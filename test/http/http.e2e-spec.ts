@@ -1,3 +1,4 @@
+import { createProject } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const PROBLEM_KEYS = ['code', 'detail', 'instance', 'requestId', 'status', 'title', 'type'];
@@ -23,6 +24,18 @@ describe('HTTP conventions', () => {
     expect(Object.keys(res.body).sort()).toEqual(PROBLEM_KEYS);
   });
 
+  it('treats an empty application/json body as no body: a body-less POST runs, a route needing one names the field', async () => {
+    const json = { 'content-type': 'application/json' };
+    const run = await t.request({ method: 'POST', url: '/v1/jobs/session-aggregation/runs?wait=true', payload: '', headers: json });
+    expect(run.status).toBe(200);
+    expect(run.body.status).toBe('succeeded');
+    const project = await t.request({ method: 'POST', url: '/v1/projects', payload: '', headers: json });
+    expectProblem(project, 400, 'VALIDATION_FAILED');
+    expect(project.body.errors.map((e: { field: string }) => e.field)).toContain('name');
+    // A body of only whitespace is still not JSON.
+    expectProblem(await t.request({ method: 'POST', url: '/v1/projects', payload: ' ', headers: json }), 400, 'MALFORMED_JSON');
+  });
+
   it('answers a body over the limit with 413 PAYLOAD_TOO_LARGE and stores nothing', async () => {
     const res = await t.request({ method: 'POST', url: '/v1/projects', body: { name: 'x'.repeat(3000) } });
     expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
@@ -35,7 +48,12 @@ describe('HTTP conventions', () => {
   });
 
   it('answers a non-JSON body with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
-    const res = await t.request({ method: 'POST', url: '/v1/projects', payload: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await t.request({
+      method: 'POST',
+      url: '/v1/projects',
+      payload: 'name=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
@@ -43,6 +61,35 @@ describe('HTTP conventions', () => {
     const res = await t.request({ method: 'POST', url: '/v1/projects', body: { name: '', sessionTimeoutMinutes: 0, colour: 'red' } });
     expectProblem(res, 400, 'VALIDATION_FAILED');
     expect(res.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['colour', 'name', 'sessionTimeoutMinutes']);
+  });
+
+  it('answers a forged cursor on every list with 400 naming cursor, never a failed cast', async () => {
+    const shop = await createProject(t);
+    const forged = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
+    const cursors = [
+      forged(['nope', 'nope']),
+      forged(['2026-01-01T00:00:00.000Z', 'not-a-uuid']),
+      forged(['2026-02-30T00:00:00.000Z', 'x']),
+      forged([1, 2]),
+    ];
+    const lists = [
+      { url: '/v1/projects' },
+      { url: '/v1/jobs/session-aggregation/runs' },
+      { url: `/v1/projects/${shop.id}/sessions`, key: shop.keys.read },
+      { url: `/v1/projects/${shop.id}/pipeline-runs`, key: shop.keys.read },
+    ];
+    for (const list of lists) {
+      for (const cursor of cursors) {
+        const res = await t.request({ url: `${list.url}?cursor=${cursor}`, key: list.key });
+        // a session id may be any text, so only the time part can make the sessions cursor forged
+        if (list.url.endsWith('/sessions') && cursor === cursors[1]) {
+          expect(res.status).toBe(200);
+          continue;
+        }
+        expectProblem(res, 400, 'VALIDATION_FAILED');
+        expect(res.body.errors).toEqual([{ field: 'cursor', message: expect.any(String) }]);
+      }
+    }
   });
 
   it('keeps a client request id and echoes it; makes one when absent', async () => {

@@ -49,7 +49,10 @@ describe('OpenAPI document', () => {
 
   it('resolves every schema reference', () => {
     for (const ref of refs(doc)) {
-      const target = ref.replace(/^#\//, '').split('/').reduce((node: any, part) => node?.[part], doc);
+      const target = ref
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce((node: any, part) => node?.[part], doc);
       expect([ref, target !== undefined]).toEqual([ref, true]);
     }
   });

@@ -6,8 +6,6 @@ import { JobScheduler } from '../../src/jobs/job-scheduler.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { sleep, until } from '../support/wait.js';
 
-
-
 /** Test jobs: one that fails, one that waits for a signal. */
 function registerTestJobs(t: TestApp): { release: () => void } {
   const registry = t.get(JobRegistry);
@@ -206,14 +204,22 @@ describe('durable queue', () => {
   it('retries a failing item with backoff until it succeeds on the third attempt', async () => {
     const queue = t.get(QueueService);
     await queue.send('test-flaky', { key: 'flaky' });
-    const rows = await until(() => jobState('test-flaky'), (r) => r.some((j) => j.state === 'completed'), 30_000);
+    const rows = await until(
+      () => jobState('test-flaky'),
+      (r) => r.some((j) => j.state === 'completed'),
+      30_000,
+    );
     expect(queues.attempts.get('flaky')).toBe(3);
     expect(rows).toEqual([{ name: 'test-flaky', state: 'completed', retry_count: 2 }]);
   }, 40_000);
 
   it('dead-letters an item after three failed attempts', async () => {
     await t.get(QueueService).send('test-broken', { key: 'broken' });
-    const rows = await until(() => jobState('test-broken'), (r) => r.some((j) => j.name === 'test-broken.dead'), 30_000);
+    const rows = await until(
+      () => jobState('test-broken'),
+      (r) => r.some((j) => j.name === 'test-broken.dead'),
+      30_000,
+    );
     expect(queues.attempts.get('broken')).toBe(3);
     expect(rows).toEqual([
       { name: 'test-broken', state: 'failed', retry_count: 2 },
@@ -223,7 +229,11 @@ describe('durable queue', () => {
 
   it('dead-letters a permanent failure at once, without retries', async () => {
     await t.get(QueueService).send('test-permanent', { key: 'permanent' });
-    const rows = await until(() => jobState('test-permanent'), (r) => r.some((j) => j.name === 'test-permanent.dead'), 15_000);
+    const rows = await until(
+      () => jobState('test-permanent'),
+      (r) => r.some((j) => j.name === 'test-permanent.dead'),
+      15_000,
+    );
     expect(queues.attempts.get('permanent')).toBe(1);
     expect(rows.find((r) => r.name === 'test-permanent.dead')).toBeDefined();
   }, 20_000);

@@ -86,7 +86,15 @@ describe('session aggregation', () => {
     ]);
     await aggregate(t);
     const { body } = await getSession(t, shop, 's-nopage');
-    expect(body).toMatchObject({ pageCount: 0, eventCount: 2, entryPage: null, exitPage: null, journeyPath: [], bounced: false, durationSeconds: 10 });
+    expect(body).toMatchObject({
+      pageCount: 0,
+      eventCount: 2,
+      entryPage: null,
+      exitPage: null,
+      journeyPath: [],
+      bounced: false,
+      durationSeconds: 10,
+    });
   });
 
   it('keeps a session spanning midnight and several days as one session', async () => {
@@ -151,7 +159,12 @@ describe('session aggregation', () => {
     const event = { ...pageview('s-dup', '/a', '2025-03-10T12:30:00.000Z'), eventId };
     const first = await t.request({ method: 'POST', url: `/v1/projects/${shop.id}/events`, key: shop.keys.ingest, body: { events: [event, event] } });
     expect(first.body).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
-    const again = await t.request({ method: 'POST', url: `/v1/projects/${shop.id}/events`, key: shop.keys.ingest, body: { events: [{ ...event, eventId: eventId.toUpperCase() }] } });
+    const again = await t.request({
+      method: 'POST',
+      url: `/v1/projects/${shop.id}/events`,
+      key: shop.keys.ingest,
+      body: { events: [{ ...event, eventId: eventId.toUpperCase() }] },
+    });
     expect(again.body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
     await aggregate(t);
     expect((await getSession(t, shop, 's-dup')).body.eventCount).toBe(1);

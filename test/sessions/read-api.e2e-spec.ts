@@ -51,6 +51,16 @@ describe('sessions list, stats, journeys and funnels', () => {
     expect((await read(`/sessions?status=completed`)).body.data).toHaveLength(5);
   });
 
+  it('reads range bounds written without an offset as UTC, not the server time zone', async () => {
+    // [10:30Z, 12:30Z) holds B (11:00) and C (12:00).
+    const res = await read(`/sessions?from=2025-04-01T10:30:00&to=2025-04-01T12:30:00`);
+    expect(res.body.data.map((s: { sessionId: string }) => s.sessionId)).toEqual(['C', 'B']);
+    const report = await read(`/funnels/default/report?from=2025-04-01T10:30:00&to=2025-04-01%2012:30:00`);
+    expect(report.body).toMatchObject({ from: '2025-04-01T10:30:00.000Z', to: '2025-04-01T12:30:00.000Z' });
+    // Entry: B and C; Browse onwards: B only (C is a single pageview of /).
+    expect(report.body.stages.slice(0, 2).map((s: { visitors: number }) => s.visitors)).toEqual([2, 1]);
+  });
+
   it('computes session stats by their definitions', async () => {
     const res = await read(`/stats/sessions?${range}`);
     // 4 sessions (A B C D); with a pageview: A B C, bounced C → 1/3; converted A → 1/4;
@@ -90,7 +100,9 @@ describe('sessions list, stats, journeys and funnels', () => {
 
   it('counts page-to-page transitions with entries from null and exits to null', async () => {
     const res = await read(`/journeys/transitions?${range}&limit=100`);
-    const transitions = Object.fromEntries(res.body.data.map((d: { from: string | null; to: string | null; sessions: number }) => [`${d.from}>${d.to}`, d.sessions]));
+    const transitions = Object.fromEntries(
+      res.body.data.map((d: { from: string | null; to: string | null; sessions: number }) => [`${d.from}>${d.to}`, d.sessions]),
+    );
     expect(transitions).toEqual({
       'null>/': 4,
       '/>/category/shoes': 2,
@@ -124,17 +136,60 @@ describe('sessions list, stats, journeys and funnels', () => {
     });
   });
 
+  it('pages the funnel list: the built-in one first, then custom ones oldest first', async () => {
+    const other = await createProject(t, { name: 'pages' });
+    const ids: string[] = [];
+    for (const name of ['one', 'two', 'three']) {
+      const res = await t.request({
+        method: 'POST',
+        url: `/v1/projects/${other.id}/funnels`,
+        key: other.keys.admin,
+        body: {
+          name,
+          steps: [
+            { name: 'a', path: '/a' },
+            { name: 'b', path: '/b' },
+          ],
+        },
+      });
+      ids.push(res.body.id);
+    }
+    const page = async (query: string) => (await t.request({ url: `/v1/projects/${other.id}/funnels${query}`, key: other.keys.read })).body;
+    const idsOf = (body: { data: { id: string }[] }) => body.data.map((f) => f.id);
+    const all = await page('');
+    // creation order, but funnels made within one millisecond follow their ids: compare as sets
+    const order = idsOf(all);
+    expect([order[0], new Set(order.slice(1)), all.nextCursor]).toEqual(['default', new Set(ids), null]);
+    const first = await page('?limit=2');
+    expect(idsOf(first)).toEqual(order.slice(0, 2));
+    const second = await page(`?limit=2&cursor=${first.nextCursor}`);
+    expect([idsOf(second), second.nextCursor]).toEqual([order.slice(2), null]);
+    // a page of one holds the built-in funnel only; the next begins with the first custom one
+    const only = await page('?limit=1');
+    expect(idsOf(only)).toEqual(['default']);
+    expect(idsOf(await page(`?limit=1&cursor=${only.nextCursor}`))).toEqual([order[1]]);
+  });
+
   it('creates, lists, reports and deletes a custom funnel', async () => {
     const created = await t.request({
       method: 'POST',
       url: `/v1/projects/${shop.id}/funnels`,
       key: shop.keys.admin,
-      body: { name: 'Cart first', steps: [{ name: 'Cart', path: '/cart' }, { name: 'Any product', path: '/product/*' }] },
+      body: {
+        name: 'Cart first',
+        steps: [
+          { name: 'Cart', path: '/cart' },
+          { name: 'Any product', path: '/product/*' },
+        ],
+      },
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       name: 'Cart first',
-      steps: [{ name: 'Cart', eventType: 'pageview', path: '/cart' }, { name: 'Any product', eventType: 'pageview', path: '/product/*' }],
+      steps: [
+        { name: 'Cart', eventType: 'pageview', path: '/cart' },
+        { name: 'Any product', eventType: 'pageview', path: '/product/*' },
+      ],
     });
     const list = await read('/funnels');
     expect(list.body.data.map((f: { id: string }) => f.id)).toEqual(['default', created.body.id]);

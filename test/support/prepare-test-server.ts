@@ -50,10 +50,10 @@ export async function prepareTestServer(): Promise<void> {
   globalThis.__trailmarkTestTeardown = async () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    const leftovers = await client.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`,
-      [template, `trailmark\\_test\\_${runId}\\_%`],
-    );
+    const leftovers = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`, [
+      template,
+      `trailmark\\_test\\_${runId}\\_%`,
+    ]);
     for (const { datname } of leftovers.rows) {
       await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
     }

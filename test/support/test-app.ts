@@ -69,10 +69,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.env,
   });
   let builder = Test.createTestingModule({
-    imports: [
-      AppModule.forRoot({ config, databaseUrl: database.url, adminApiKey: config.adminApiKey! }),
-      ...(options.imports ?? []),
-    ],
+    imports: [AppModule.forRoot({ config, databaseUrl: database.url, adminApiKey: config.adminApiKey! }), ...(options.imports ?? [])],
   });
   if (options.clock) builder = builder.overrideProvider(Clock).useValue(options.clock);
   const moduleRef = await builder.compile();

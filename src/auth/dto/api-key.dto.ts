@@ -35,4 +35,5 @@ export class CreatedApiKeyDto {
 
 export class ApiKeyListDto {
   @ApiProperty({ type: [ApiKeyDto] }) data!: ApiKeyDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
 }

@@ -37,7 +37,10 @@ export interface AppConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(`Invalid configuration: ${variable} ${message}`);
   }
 }
@@ -133,12 +136,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dataDir: raw(env, 'DATA_DIR') ?? '.data',
     embeddedPostgresPort: readInt(env, 'EMBEDDED_POSTGRES_PORT', 54329, 1, 65535),
     adminApiKey,
-    logLevel: readEnum<LogLevel>(
-      env,
-      'LOG_LEVEL',
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-      'info',
-    ),
+    logLevel: readEnum<LogLevel>(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     logPretty: readBool(env, 'LOG_PRETTY', false),
     migrationsRun: readBool(env, 'MIGRATIONS_RUN', true),
     jobsEnabled: readBool(env, 'JOBS_ENABLED', true),
@@ -149,8 +147,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ingest: { maxEventsPerBatch: readInt(env, 'INGEST_MAX_EVENTS', 1000, 1, 10_000) },
     sessions: { aggregationBatchSize: readInt(env, 'SESSION_AGGREGATION_BATCH', 1000, 1, 100_000) },
     sessionMetrics: {
-      batchSize: readInt(env, 'SESSION_METRICS_BATCH_SIZE', 500, 1, 1000),
-      concurrency: readInt(env, 'SESSION_METRICS_CONCURRENCY', 2, 1, 16),
+      batchSize: readInt(env, 'SESSION_METRICS_BATCH_SIZE', 1000, 1, 1000),
+      concurrency: readInt(env, 'SESSION_METRICS_CONCURRENCY', 3, 1, 16),
     },
     jobRunsRetentionDays: readInt(env, 'JOB_RUNS_RETENTION_DAYS', 90, 1, 3650),
     operationalMetrics: { rawRetentionDays: readInt(env, 'OPERATIONAL_RAW_RETENTION_DAYS', 30, 1, 3650) },

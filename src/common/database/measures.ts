@@ -48,26 +48,28 @@ export function measureComponentsJsonSql(m: Measure): string {
 }
 
 /**
- * The same measure over several stored groups combined: each additive part summed from the
- * `value_json` of the rows at `alias` (an aggregate expression, for use with GROUP BY). Percentiles
- * cannot be combined and give null.
+ * The same measure over several stored groups combined: the additive components of the rows at
+ * `alias` summed (an aggregate expression, for use with GROUP BY). The rows carry them as plain
+ * columns derived from `value_json` (migration 1764000650000): `value_numerator` (a rate's
+ * numerator, a mean's sum, a count's count) and `value_denominator` (a rate's denominator, the
+ * count of the others). Percentiles cannot be combined and give null.
  */
 export function combinedMeasureValueSql(kind: MeasureKind, alias: string): string {
-  const part = (name: string) => `sum((${alias}.value_json->>'${name}')::numeric)`;
+  const numerator = `sum(${alias}.value_numerator)`;
+  const denominator = `sum(${alias}.value_denominator)`;
   switch (kind) {
     case 'count':
-      return measureValueSql({ kind, count: `${part('count')}::float8` });
+      return measureValueSql({ kind, count: `${numerator}::float8` });
     case 'rate':
-      return measureValueSql({ kind, numerator: part('numerator'), denominator: part('denominator') });
+      return measureValueSql({ kind, numerator, denominator });
     case 'mean':
-      return measureValueSql({ kind, sum: part('sum'), count: part('count') });
+      return measureValueSql({ kind, sum: numerator, count: denominator });
     case 'percentile':
       return 'NULL::float8';
   }
 }
 
 /** The count a combined value rests on: the denominator of a rate, the count of the others. */
-export function combinedSampleSizeSql(kind: MeasureKind, alias: string): string {
-  const name = kind === 'rate' ? 'denominator' : 'count';
-  return `coalesce(sum((${alias}.value_json->>'${name}')::numeric), 0)::bigint`;
+export function combinedSampleSizeSql(alias: string): string {
+  return `coalesce(sum(${alias}.value_denominator), 0)::bigint`;
 }

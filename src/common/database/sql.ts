@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 
 /** Anything that runs SQL: the pool, or a transaction's EntityManager. */
 export type Db = DataSource | EntityManager;
@@ -22,11 +25,34 @@ export async function execute(db: Db, text: string, params: unknown[] = []): Pro
   return result.affected ?? result.records.length;
 }
 
+/**
+ * A read on a hot request path, as a named prepared statement on the pool: each pooled connection
+ * parses and plans it once instead of on every request (a third of the database time of a 30-day
+ * breakdown, most of an API-key lookup's). For fixed statement texts only: the name is derived from
+ * the text, and every distinct text stays prepared on each connection. Outside transactions.
+ */
+export async function queryPrepared<T extends object>(db: DataSource, text: string, params: unknown[] = []): Promise<T[]> {
+  const pool = (db.driver as PostgresDriver).master as pg.Pool;
+  const result = await pool.query<T>({ name: statementName(text), text, values: params });
+  return result.rows;
+}
+
+const statementNames = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `trailmark_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 async function structured<T>(db: Db, text: string, params: unknown[]) {
   const existing: QueryRunner | undefined = db instanceof DataSource ? undefined : db.queryRunner;
   const runner = existing ?? (db instanceof DataSource ? db : db.connection).createQueryRunner();
   try {
-    return await runner.query(text, params, true) as { records: T[]; affected?: number };
+    return (await runner.query(text, params, true)) as { records: T[]; affected?: number };
   } finally {
     if (!existing) await runner.release();
   }

@@ -6,11 +6,7 @@ import { AppError, type FieldError } from '../errors/app-error.js';
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
   const result: FieldError[] = [];
   for (const error of errors) {
-    const field = /^\d+$/.test(error.property)
-      ? `${parent}[${error.property}]`
-      : parent
-        ? `${parent}.${error.property}`
-        : error.property;
+    const field = /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : parent ? `${parent}.${error.property}` : error.property;
     for (const message of Object.values(error.constraints ?? {})) {
       result.push({ field, message: message.replace(/^property (\S+) should not exist$/, 'unknown field $1') });
     }
@@ -64,10 +60,7 @@ export function IsJsonObject(maxBytes: number, options?: ValidationOptions) {
       options: { message: `${propertyName} must be a JSON object of at most ${maxBytes} bytes`, ...options },
       validator: {
         validate: (value: unknown) =>
-          typeof value === 'object' &&
-          value !== null &&
-          !Array.isArray(value) &&
-          Buffer.byteLength(JSON.stringify(value), 'utf8') <= maxBytes,
+          typeof value === 'object' && value !== null && !Array.isArray(value) && Buffer.byteLength(JSON.stringify(value), 'utf8') <= maxBytes,
       },
     });
 }

@@ -20,12 +20,8 @@ export function loggingModule(config: AppConfig) {
         censor: '[redacted]',
       },
       autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
-      customLogLevel: (_req, res, error) =>
-        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-      transport:
-        config.logPretty && config.nodeEnv !== 'production'
-          ? { target: 'pino-pretty', options: { singleLine: true } }
-          : undefined,
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      transport: config.logPretty && config.nodeEnv !== 'production' ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
     },
   });
 }

@@ -11,11 +11,26 @@ export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined, arity: number): (string | number)[] | undefined {
+/** What each part of a cursor key must be, so a forged cursor is a 400 and never reaches SQL as a bad cast. */
+export type CursorPart = 'timestamp' | 'uuid' | 'integer' | 'text';
+
+const CURSOR_PART_TESTS: Record<CursorPart, (value: string | number) => boolean> = {
+  // Cursors carry Date#toISOString() output; anything else (e.g. 2025-02-30, which Date rolls over) is forged.
+  timestamp: (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v,
+  uuid: (v) => typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v),
+  integer: (v) => (typeof v === 'string' || typeof v === 'number') && /^\d{1,18}$/.test(String(v)),
+  text: (v) => typeof v === 'string',
+};
+
+/**
+ * The key of a cursor this API returned; `kinds` says what each part must be (checked, so a forged
+ * key gives VALIDATION_FAILED rather than a failed cast in SQL).
+ */
+export function decodeCursor(cursor: string | undefined, kinds: readonly CursorPart[]): (string | number)[] | undefined {
   if (cursor === undefined) return undefined;
   try {
     const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(key) && key.length === arity && key.every((k) => typeof k === 'string' || typeof k === 'number')) {
+    if (Array.isArray(key) && key.length === kinds.length && kinds.every((kind, i) => CURSOR_PART_TESTS[kind](key[i] as string | number))) {
       return key as (string | number)[];
     }
   } catch {

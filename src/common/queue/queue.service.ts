@@ -3,13 +3,7 @@
  * a failed item with exponential backoff, three attempts in all, then moves it to `<queue>.dead`.
  * Features declare their queues with {@link QueueService.defineQueue} while the app initialises.
  */
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { PgBoss, type Job } from 'pg-boss';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
@@ -47,6 +41,12 @@ export interface QueueDefinition<T> {
   localConcurrency?: number;
   /** Fetch again at once (no polling pause) while fetches come back full: for backlogs of many items. Needs batchSize > 1. */
   burst?: boolean;
+  /**
+   * Wake this queue's idle workers the moment items are sent (LISTEN/NOTIFY) instead of at their
+   * next poll, which costs up to the polling interval per hand-off. Polling stays on at the same
+   * interval, for retries coming due and for a lost notification.
+   */
+  notify?: boolean;
 }
 
 export const QUEUE_DEFAULTS = { attempts: 3, retryDelaySeconds: 1, batchSize: 1, localConcurrency: 1 };
@@ -87,6 +87,8 @@ export class QueueService implements OnApplicationBootstrap, BeforeApplicationSh
         application_name: 'trailmark-queue',
         schedule: false,
         supervise: this.config.jobsEnabled,
+        // One more connection, held for LISTEN, only where a queue asks to be woken.
+        useListenNotify: this.config.jobsEnabled && [...this.definitions.values()].some((d) => d.notify),
       } as ConstructorParameters<typeof PgBoss>[0]);
       boss.on('error', (error) => this.logger.error({ err: error }, 'queue error'));
       await boss.start();
@@ -110,6 +112,7 @@ export class QueueService implements OnApplicationBootstrap, BeforeApplicationSh
       retryDelayMax: 300,
       deadLetter,
       expireInSeconds: 15 * 60,
+      notify: definition.notify ?? false,
     };
     if (await boss.getQueue(definition.name)) await boss.updateQueue(definition.name, options);
     else await boss.createQueue(definition.name, options);
@@ -120,6 +123,7 @@ export class QueueService implements OnApplicationBootstrap, BeforeApplicationSh
       batchSize: definition.batchSize ?? QUEUE_DEFAULTS.batchSize,
       localConcurrency: definition.localConcurrency ?? QUEUE_DEFAULTS.localConcurrency,
       pollingIntervalSeconds: 0.5,
+      notifyPollingIntervalSeconds: 0.5,
       perJobResults: true,
       burstWhenBatchFull: definition.burst ?? false,
     } as const;
@@ -163,7 +167,10 @@ export class QueueService implements OnApplicationBootstrap, BeforeApplicationSh
     if (items.length === 0) return;
     const boss = await this.start();
     for (let i = 0; i < items.length; i += 1000) {
-      await boss.insert(queue, items.slice(i, i + 1000).map((data) => ({ data })));
+      await boss.insert(
+        queue,
+        items.slice(i, i + 1000).map((data) => ({ data })),
+      );
     }
   }
 

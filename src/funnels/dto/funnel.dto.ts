@@ -66,6 +66,7 @@ export class FunnelDto {
 
 export class FunnelListDto {
   @ApiProperty({ type: [FunnelDto] }) data!: FunnelDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
 }
 
 export class FunnelStageDto {

@@ -43,7 +43,6 @@ export class StartedJobRunDto {
   @ApiProperty({ enum: ['queued', 'running'] }) status!: string;
 }
 
-
 export class RunJobQueryDto {
   @ApiPropertyOptional({ description: 'Answer when the run has ended (200 with the run)' })
   @IsOptional()

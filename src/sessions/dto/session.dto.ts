@@ -4,7 +4,6 @@ import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, Max, Min } from 'class-v
 import { PageQueryDto } from '../../common/pagination/cursor.js';
 import { queryBoolean } from '../../common/http/validation.js';
 
-
 /** `from` / `to`: sessions whose startedAt is in [from, to). */
 export class RangeQueryDto {
   @ApiPropertyOptional({ format: 'date-time', description: 'Inclusive lower bound on startedAt' })

@@ -1,0 +1,22 @@
+import { AppError } from '../errors/app-error.js';
+
+/** A date and time written without an offset, e.g. `2025-04-01T10:00:00` (ISO-8601 also allows a space for the T). */
+const WITHOUT_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/i;
+
+/**
+ * An ISO-8601 instant from a query string (already checked by IsISO8601). Timestamps of the API are
+ * UTC (spec §5): a date alone is midnight UTC and a date-time without an offset is read as UTC, the
+ * same rule ingestion applies to `occurredAt` — never the server's own time zone, which is what
+ * `new Date()` would use for the latter. Undefined when it is not a date.
+ */
+export function parseInstant(text: string): Date | undefined {
+  const date = new Date(WITHOUT_OFFSET.test(text) ? `${text.replace(' ', 'T')}Z` : text);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** parseInstant for a query field that must be a date: a 400 naming the field when it is not one JavaScript can read (e.g. an ISO week date). */
+export function requireInstant(text: string, field: string): Date {
+  const date = parseInstant(text);
+  if (!date) throw AppError.validation([{ field, message: `${field} must be an ISO-8601 date and time` }]);
+  return date;
+}

@@ -59,7 +59,9 @@ export class MetricsReadModel1764000500000 implements MigrationInterface {
         CONSTRAINT metrics_breakdown_point_key UNIQUE NULLS NOT DISTINCT
           (project_id, metric_key, dimension_key, time_grain, time_bucket, dimension_value)
       )`);
-    await db.query(`CREATE INDEX metrics_breakdown_point_series_idx ON metrics_breakdown_point (project_id, metric_key, time_grain, time_bucket DESC)`);
+    await db.query(
+      `CREATE INDEX metrics_breakdown_point_series_idx ON metrics_breakdown_point (project_id, metric_key, time_grain, time_bucket DESC)`,
+    );
     await db.query(`CREATE INDEX metrics_breakdown_point_dimension_idx ON metrics_breakdown_point (project_id, dimension_key, dimension_value)`);
     await db.query(`CREATE INDEX metrics_breakdown_point_retention_idx ON metrics_breakdown_point (time_bucket)`);
 

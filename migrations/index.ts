@@ -8,6 +8,9 @@ import { SessionMetrics1764000200000 } from './1764000200000-session-metrics.js'
 import { Onboarding1764000300000 } from './1764000300000-onboarding.js';
 import { OperationalMetrics1764000400000 } from './1764000400000-operational-metrics.js';
 import { MetricsReadModel1764000500000 } from './1764000500000-metrics-read-model.js';
+import { MetricsSourceStateWithoutFk1764000510000 } from './1764000510000-metrics-source-state-without-fk.js';
+import { BreakdownComponents1764000650000 } from './1764000650000-breakdown-components.js';
+import { ApiKeyCreatedAtMs1764000660000 } from './1764000660000-api-key-created-at-ms.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -16,4 +19,7 @@ export const MIGRATIONS = [
   Onboarding1764000300000,
   OperationalMetrics1764000400000,
   MetricsReadModel1764000500000,
+  MetricsSourceStateWithoutFk1764000510000,
+  BreakdownComponents1764000650000,
+  ApiKeyCreatedAtMs1764000660000,
 ];

@@ -48,20 +48,23 @@ export interface MetricDefinition {
 
 const ALL_GRAINS = TIME_GRAINS;
 
-function sessionMetric(
-  key: keyof typeof SESSION_STATS_MEASURES,
-  title: string,
-  unit: MetricDefinition['unit'],
-  computation: string,
-  breakdownDimensions: readonly BreakdownDimension[] = [],
+/** Title, unit, how it is computed, and the breakdown dimensions (none unless given). */
+type MetricText = [title: string, unit: MetricDefinition['unit'], computation: string, breakdownDimensions?: readonly BreakdownDimension[]];
+
+/** A metric of sessions bucketed by their start: every grain, drilled down to the sessions behind it. */
+function bucketedBySessionStart(
+  source: 'sessions' | 'session_metrics',
+  key: string,
+  measure: Measure,
+  [title, unit, computation, breakdownDimensions = []]: MetricText,
 ): MetricDefinition {
   return {
     key,
     title,
     unit,
-    source: 'sessions',
+    source,
     computation,
-    measure: SESSION_STATS_MEASURES[key],
+    measure,
     grains: ALL_GRAINS,
     breakdownDimensions,
     drilldownEntityTypes: ['session'],
@@ -69,25 +72,12 @@ function sessionMetric(
   };
 }
 
-function qualityMetric(
-  key: Exclude<keyof typeof SESSION_METRICS_MEASURES, 'time_to_first_draft_ms_avg'>,
-  title: string,
-  unit: MetricDefinition['unit'],
-  computation: string,
-  breakdownDimensions: readonly BreakdownDimension[] = [],
-): MetricDefinition {
-  return {
-    key,
-    title,
-    unit,
-    source: 'session_metrics',
-    computation,
-    measure: SESSION_METRICS_MEASURES[key],
-    grains: ALL_GRAINS,
-    breakdownDimensions,
-    drilldownEntityTypes: ['session'],
-    drilldownKey: 'sessions',
-  };
+function sessionMetric(key: keyof typeof SESSION_STATS_MEASURES, ...text: MetricText): MetricDefinition {
+  return bucketedBySessionStart('sessions', key, SESSION_STATS_MEASURES[key], text);
+}
+
+function qualityMetric(key: Exclude<keyof typeof SESSION_METRICS_MEASURES, 'time_to_first_draft_ms_avg'>, ...text: MetricText): MetricDefinition {
+  return bucketedBySessionStart('session_metrics', key, SESSION_METRICS_MEASURES[key], text);
 }
 
 function kpiMetric(kpiId: string): MetricDefinition {
@@ -113,8 +103,18 @@ export const METRIC_CATALOGUE: readonly MetricDefinition[] = [
   sessionMetric('avg_duration_seconds', 'Average session duration', 'seconds', 'Sum / count of durations of sessions with more than one event'),
   sessionMetric('median_duration_seconds', 'Median session duration', 'seconds', 'Median (percentile_cont 0.5) duration per bucket; not combinable'),
   sessionMetric('pages_per_session', 'Pages per session', 'pages', 'Pageviews / sessions'),
-  qualityMetric('time_to_first_draft_ms_p50', 'Time to first draft, median', 'milliseconds', 'percentile_cont 0.5 of time_to_first_draft_ms per bucket'),
-  qualityMetric('time_to_first_draft_ms_p90', 'Time to first draft, 90th percentile', 'milliseconds', 'percentile_cont 0.9 of time_to_first_draft_ms per bucket'),
+  qualityMetric(
+    'time_to_first_draft_ms_p50',
+    'Time to first draft, median',
+    'milliseconds',
+    'percentile_cont 0.5 of time_to_first_draft_ms per bucket',
+  ),
+  qualityMetric(
+    'time_to_first_draft_ms_p90',
+    'Time to first draft, 90th percentile',
+    'milliseconds',
+    'percentile_cont 0.9 of time_to_first_draft_ms per bucket',
+  ),
   qualityMetric('completion_rate', 'Step completion rate', 'ratio', 'Mean of the per-session completion rate over sessions that started a step'),
   qualityMetric('confirmation_rate', 'Draft confirmation rate', 'ratio', 'Mean of the per-session confirmation rate over sessions with a draft'),
   qualityMetric('signal_density', 'Signal density', 'signals_per_minute', 'Mean of the per-session signals per minute'),

@@ -53,20 +53,21 @@ export class MetricsComputeService {
         log.log({ ...extra, ms: Math.round(performance.now() - mark) }, `metrics compute: ${name}`);
         mark = performance.now();
       };
-      if (options.full) await this.repository.clearAll(tx);
-      const changes = await this.repository.findChanges(tx);
-      step('changed sources found', { ...changes, full: options.full === true });
-      const trend = await this.repository.recomputeTrend(tx, now);
+      const full = options.full === true;
+      if (full) await this.repository.clearAll(tx);
+      const changes = await this.repository.findChanges(tx, full);
+      step('changed sources found', { ...changes, full });
+      const trend = await this.repository.recomputeTrend(tx, now, full);
       step('trend points written', { ...trend });
-      const breakdown = await this.repository.recomputeBreakdown(tx, now);
+      const breakdown = await this.repository.recomputeBreakdown(tx, now, full);
       step('breakdown points written', { ...breakdown });
       const drilldownCutoff = new Date(now.getTime() - METRICS_RETENTION.drilldownDays * DAY_MS);
-      const drilldown = await this.repository.recomputeDrilldown(tx, now, drilldownCutoff);
+      const drilldown = await this.repository.recomputeDrilldown(tx, now, drilldownCutoff, full);
       step('drilldown rows written', { ...drilldown });
       const summaries = await this.snapshotSummaries(tx, now);
       step('summaries inserted', { summaries });
       return {
-        full: options.full === true,
+        full,
         sessionsChanged: changes.sessions,
         kpiEventsChanged: changes.kpiEvents,
         buckets: changes.buckets,
@@ -79,6 +80,11 @@ export class MetricsComputeService {
         summariesInserted: summaries,
       };
     });
+    if (options.full) {
+      const mark = performance.now();
+      await this.repository.vacuumRebuiltTables();
+      log.log({ ms: Math.round(performance.now() - mark) }, 'metrics compute: rebuilt tables vacuumed and analyzed');
+    }
     return { ...counts, durationMs: Math.round(performance.now() - started) };
   }
 

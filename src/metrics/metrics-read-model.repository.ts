@@ -9,15 +9,38 @@ import {
   type Measure,
   type MeasureKind,
 } from '../common/database/measures.js';
-import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
-import { SESSION_METRICS_COMPONENTS, SESSION_METRICS_FROM, SESSION_METRICS_STATS_SQL } from '../session-metrics/session-metrics.repository.js';
-import { SESSION_STATS_COMPONENTS, SESSION_STATS_SQL } from '../sessions/session-stats.sql.js';
+import { execute, queryOne, queryPrepared, queryRows, type Db } from '../common/database/sql.js';
+import {
+  SESSION_METRICS_ADDITIVE_COMPONENTS,
+  SESSION_METRICS_COMPONENTS,
+  SESSION_METRICS_FROM,
+  SESSION_METRICS_STATS_SQL,
+} from '../session-metrics/session-metrics.repository.js';
+import { SESSION_STATS_ADDITIVE_COMPONENTS, SESSION_STATS_COMPONENTS, SESSION_STATS_SQL } from '../sessions/session-stats.sql.js';
 import { KPI_METRIC_KEYS, metricsOfSource, TIME_GRAINS, type MetricDefinition, type TimeGrain } from './metric-catalogue.constants.js';
 
 /** Metric keys and dimension names are code constants; checked before they are written into SQL text. */
 function literal(text: string): string {
   if (!/^[a-z0-9_.]+$/.test(text)) throw new Error(`not a SQL-safe constant: ${text}`);
   return `'${text}'`;
+}
+
+/**
+ * The start instants of every `grain` bucket holding an instant of [from, to) in time zone `tz`
+ * (SQL expressions), as rows of `bucket`. Days, weeks and months are local calendar ranges. Hours
+ * are absolute: a local hour starts at the zone's offset within the hour (:30 UTC in Kolkata), and
+ * a daylight-saving day has 23 or 25 of them, which a series of local times would not give (it
+ * repeats the skipped hour and drops the repeated one).
+ */
+function bucketStartsSql(grain: TimeGrain, tz: string, from: string, to: string): string {
+  if (grain === 'hour') {
+    return `SELECT generate_series(${from} - (${from} AT TIME ZONE ${tz} - date_trunc('hour', ${from} AT TIME ZONE ${tz})),
+                                   ${to} - interval '1 millisecond', interval '1 hour') AS bucket`;
+  }
+  return `SELECT b AT TIME ZONE ${tz} AS bucket
+          FROM generate_series(date_trunc(${literal(grain)}, ${from} AT TIME ZONE ${tz}),
+                               date_trunc(${literal(grain)}, (${to} - interval '1 millisecond') AT TIME ZONE ${tz}),
+                               ('1 ' || ${literal(grain)})::interval) AS b`;
 }
 
 /** The (metric_key, value, value_json) rows of a source's metrics from one row of its components. */
@@ -32,117 +55,197 @@ const KPI_MEASURE: Measure = { kind: 'count', count: 'events' };
 /**
  * The sources changed since the last compute, found by comparing each source row with what was
  * counted last time (`metrics_source_state`): new rows, changed rows (their old AND new instants),
- * and rows gone. The fingerprint covers every column a metric, breakdown or drilldown reads, so a
- * change of any of them — whatever clock stamped it — is seen; no timestamp watermark to race with.
- * $1: the KPI ids of the catalogue.
+ * and rows gone. The fingerprint (a 64-bit hash of the row) covers every column a metric, breakdown
+ * or drilldown reads, so a change of any of them — whatever clock stamped it — is seen; no
+ * timestamp watermark to race with. $1: the KPI ids of the catalogue.
  */
-const FIND_CHANGES_SQL = `
-INSERT INTO metrics_changed (project_id, source, entity_key, new_at, new_fingerprint, old_at)
-WITH cur AS (
+const CURRENT_SOURCE_ROWS_SQL = `
   SELECT s.project_id, 'session'::text AS source, s.session_id AS entity_key, s.started_at AS at,
-         md5(row(s.status, s.started_at, s.duration_seconds, s.page_count, s.bounced, s.converted, s.entry_page, s.exit_page,
-                 m.session_id IS NOT NULL, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
-                 m.dropped_off, m.drop_off_step)::text) AS fingerprint
+         hash_record_extended(row(s.status, s.started_at, s.duration_seconds, s.page_count, s.bounced, s.converted, s.entry_page, s.exit_page,
+                                  m.session_id IS NOT NULL, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
+                                  m.dropped_off, m.drop_off_step), 0)::text AS fingerprint
   FROM sessions s
   LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
   UNION ALL
   SELECT k.project_id, 'kpi_event', k.id::text, k.occurred_at,
-         md5(row(k.kpi_id, k.user_id, k.occurred_at, k.metadata)::text)
+         hash_record_extended(row(k.kpi_id, k.user_id, k.occurred_at, k.metadata), 0)::text
   FROM kpi_events k
-  WHERE k.kpi_id = ANY($1::text[])
-)
+  WHERE k.kpi_id = ANY($1::text[])`;
+
+const FIND_CHANGES_SQL = `
+INSERT INTO metrics_changed (project_id, source, entity_key, new_at, new_fingerprint, old_at)
+WITH cur AS (${CURRENT_SOURCE_ROWS_SQL})
 SELECT coalesce(c.project_id, p.project_id), coalesce(c.source, p.source), coalesce(c.entity_key, p.entity_key),
        c.at, c.fingerprint, p.counted_at
 FROM cur c
 FULL JOIN metrics_source_state p ON p.project_id = c.project_id AND p.source = c.source AND p.entity_key = c.entity_key
 WHERE c.fingerprint IS DISTINCT FROM p.fingerprint`;
 
-/**
- * Every bucket (each grain) holding an old or new instant of a changed source row, as instants
- * [bucket, bucket_end) in the project's timezone. Instants are first reduced to quarter hours (every
- * IANA offset is a multiple of 15 minutes, so all instants of a quarter share their buckets). A
- * bucket is the local `date_trunc(grain, …)` range holding the instant; where DST makes the local
- * start ambiguous and it resolves after the instant, the bucket is the one before.
- */
-const FIND_AFFECTED_SQL = `
-INSERT INTO metrics_affected (project_id, source, grain, bucket, bucket_end)
-WITH instants AS (
+/** A full rebuild (after `clearAll`) counts every source row: the state straight from the sources, in key order. $1: the KPI ids. */
+const COUNT_ALL_SQL = `
+INSERT INTO metrics_source_state (project_id, source, entity_key, counted_at, fingerprint)
+SELECT * FROM (${CURRENT_SOURCE_ROWS_SQL}) c
+ORDER BY project_id, source, entity_key`;
+
+/** The old and new instants of the changed source rows (incremental run). */
+const CHANGED_INSTANTS_SQL = `
   SELECT project_id, source, new_at AS at FROM metrics_changed WHERE new_at IS NOT NULL
   UNION ALL
-  SELECT project_id, source, old_at FROM metrics_changed WHERE old_at IS NOT NULL
-),
+  SELECT project_id, source, old_at FROM metrics_changed WHERE old_at IS NOT NULL`;
+
+/** Every counted instant (full rebuild). */
+const ALL_INSTANTS_SQL = `SELECT project_id, source, counted_at AS at FROM metrics_source_state`;
+
+/** Instants are reduced to quarter hours: every IANA offset is a multiple of 15 minutes, so all instants of a quarter share their buckets. */
+function quarterSql(at: string): string {
+  return `date_bin('15 minutes', ${at}, timestamptz '2000-01-01T00:00:00Z')`;
+}
+
+/**
+ * THE hour bucket of an instant: the absolute hour holding `at` (see bucketStartsSql) — the instant
+ * less the local time elapsed within its local hour, which stays right in a repeated DST hour and
+ * starts at :30 UTC in Kolkata.
+ */
+function hourStartSql(at: string, tz: string): string {
+  return `(${at} - (${at} AT TIME ZONE ${tz} - date_trunc('hour', ${at} AT TIME ZONE ${tz})))`;
+}
+
+/**
+ * THE bucket of an instant (grains day, week, month): the local start (timestamp without time zone) of the `grain` bucket
+ * holding instant `at` in timezone `tz` — the local `date_trunc(grain, …)`, or the bucket before
+ * where DST makes that local start ambiguous and it resolves after the instant.
+ */
+function localBucketStartSql(grain: string, at: string, tz: string): string {
+  const local = `date_trunc(${grain}, ${at} AT TIME ZONE ${tz})`;
+  return `(CASE WHEN ${local} AT TIME ZONE ${tz} > ${at} THEN ${local} - ('1 ' || ${grain})::interval ELSE ${local} END)`;
+}
+
+/**
+ * Every bucket (each grain) holding one of the `instants` (project_id, source, at), as instants
+ * [bucket, bucket_end) in the project's timezone. $1: the grains.
+ */
+const findAffectedSql = (instants: string) => `
+INSERT INTO metrics_affected (project_id, source, grain, bucket, bucket_end)
+WITH instants AS (${instants}),
 quarters AS (
-  SELECT DISTINCT i.project_id, i.source, p.timezone AS tz, date_bin('15 minutes', i.at, timestamptz '2000-01-01T00:00:00Z') AS q
-  FROM instants i JOIN projects p ON p.id = i.project_id
+  SELECT d.project_id, d.source, p.timezone AS tz, d.q
+  FROM (SELECT DISTINCT i.project_id, i.source, ${quarterSql('i.at')} AS q FROM instants i) d
+  JOIN projects p ON p.id = d.project_id
 ),
 local_starts AS (
   SELECT DISTINCT q.project_id, q.source, q.tz, g.grain,
-         CASE WHEN date_trunc(g.grain, q.q AT TIME ZONE q.tz) AT TIME ZONE q.tz > q.q
-              THEN date_trunc(g.grain, q.q AT TIME ZONE q.tz) - ('1 ' || g.grain)::interval
-              ELSE date_trunc(g.grain, q.q AT TIME ZONE q.tz) END AS local_start
+         CASE WHEN g.grain <> 'hour' THEN ${localBucketStartSql('g.grain', 'q.q', 'q.tz')} END AS local_start,
+         CASE WHEN g.grain = 'hour' THEN ${hourStartSql('q.q', 'q.tz')} END AS hour_start
   FROM quarters q CROSS JOIN unnest($1::text[]) AS g(grain)
 )
-SELECT project_id, source, grain::metrics_time_grain, local_start AT TIME ZONE tz,
-       (local_start + ('1 ' || grain)::interval) AT TIME ZONE tz
+SELECT project_id, source, grain::metrics_time_grain,
+       CASE WHEN grain = 'hour' THEN hour_start ELSE local_start AT TIME ZONE tz END,
+       CASE WHEN grain = 'hour' THEN hour_start + interval '1 hour' ELSE (local_start + ('1 ' || grain)::interval) AT TIME ZONE tz END
 FROM local_starts`;
 
 /**
- * Each recompute reads, per affected bucket `a`, the bucket's source rows through a LATERAL
- * subquery: an index range scan of [bucket, bucket_end) per bucket (a plain range join lets the
- * planner compare every row with every bucket). Buckets without rows give no row.
- * Trend: (project_id, metric_key, grain, bucket, value, value_json).
+ * The buckets of every grain of each quarter hour of an affected bucket, so the recompute reads
+ * the rows of all affected buckets in one pass and groups them by all grains at once; and whether
+ * the quarter's day bucket is affected (the breakdowns and drilldowns are per day bucket).
  */
-const SESSION_TREND_FRESH = `
-  SELECT a.project_id, v.metric_key, a.grain, a.bucket, v.value, v.value_json
-  FROM aff a
-  CROSS JOIN LATERAL (
-    SELECT ${SESSION_STATS_COMPONENTS}
-    FROM sessions s WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-  ) c
-  CROSS JOIN LATERAL (VALUES
-      ${unpivot(SESSION_METRICS)}
-  ) AS v(metric_key, value, value_json)
-  WHERE c.sessions > 0`;
+const BUILD_BUCKET_MAP_SQL = `
+INSERT INTO metrics_bucket_map (project_id, source, q, hour_bucket, day_bucket, week_bucket, month_bucket, day_affected)
+WITH quarters AS (
+  SELECT DISTINCT a.project_id, a.source, q
+  FROM metrics_affected a
+  CROSS JOIN LATERAL generate_series(${quarterSql('a.bucket')}, a.bucket_end - interval '1 microsecond', interval '15 minutes') AS q
+),
+mapped AS (
+  SELECT q.project_id, q.source, q.q,
+         ${hourStartSql('q.q', 'p.timezone')} AS hour_bucket,
+         ${localBucketStartSql(`'day'`, 'q.q', 'p.timezone')} AT TIME ZONE p.timezone AS day_bucket,
+         ${localBucketStartSql(`'week'`, 'q.q', 'p.timezone')} AT TIME ZONE p.timezone AS week_bucket,
+         ${localBucketStartSql(`'month'`, 'q.q', 'p.timezone')} AT TIME ZONE p.timezone AS month_bucket
+  FROM quarters q JOIN projects p ON p.id = q.project_id
+)
+SELECT m.*, EXISTS (SELECT 1 FROM metrics_affected a WHERE a.project_id = m.project_id AND a.source = m.source AND a.grain = 'day' AND a.bucket = m.day_bucket)
+FROM mapped m`;
 
-const QUALITY_TREND_FRESH = `
-  SELECT a.project_id, v.metric_key, a.grain, a.bucket, v.value, v.value_json
-  FROM aff a
-  CROSS JOIN LATERAL (
-    SELECT ${SESSION_METRICS_COMPONENTS}
-    FROM ${SESSION_METRICS_FROM}
-    WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-  ) c
-  CROSS JOIN LATERAL (VALUES
-      ${unpivot(QUALITY_METRICS)}
-  ) AS v(metric_key, value, value_json)
-  WHERE c.sessions > 0`;
+/**
+ * The recompute statements read, per source, the rows of the span of all affected buckets
+ * ($1 project ids, [$2, $3)) in one pass, give each row its bucket of every grain through the
+ * bucket map `b` (rows of quarters outside the affected buckets drop out there), group, and keep
+ * the groups of affected buckets (`aff`). Each affected bucket is thus computed from all its rows.
+ */
+function bucketMapJoin(source: string, projectId: string, at: string): string {
+  return `JOIN metrics_bucket_map b ON b.project_id = ${projectId} AND b.source = ${literal(source)} AND b.q = ${quarterSql(at)}`;
+}
 
+function allGrainSets(keys: string): string {
+  return `GROUPING SETS ((${keys}, b.hour_bucket), (${keys}, b.day_bucket), (${keys}, b.week_bucket), (${keys}, b.month_bucket))`;
+}
+
+const SET_GRAIN = `(CASE WHEN grouping(b.hour_bucket) = 0 THEN 'hour' WHEN grouping(b.day_bucket) = 0 THEN 'day'
+                        WHEN grouping(b.week_bucket) = 0 THEN 'week' ELSE 'month' END)::metrics_time_grain`;
+const SET_BUCKET = `coalesce(b.hour_bucket, b.day_bucket, b.week_bucket, b.month_bucket)`;
+
+/**
+ * Trend of metrics bucketed by the session's start: a CTE list ending in
+ * fresh(project_id, metric_key, grain, bucket, value, value_json). `from` names the rows (sessions
+ * `s`, joined with whatever else the components read).
+ */
+function sessionTrendFresh(from: string, components: string, metrics: MetricDefinition[]): string {
+  return `
+  grouped AS (
+    SELECT s.project_id, ${SET_GRAIN} AS grain, ${SET_BUCKET} AS bucket, ${components}
+    FROM ${from}
+    ${bucketMapJoin('session', 's.project_id', 's.started_at')}
+    WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz
+    GROUP BY ${allGrainSets('s.project_id')}
+  ),
+  fresh AS (
+    SELECT c.project_id, v.metric_key, c.grain, c.bucket, v.value, v.value_json
+    FROM grouped c
+    JOIN metrics_affected a ON a.project_id = c.project_id AND a.source = 'session' AND a.grain = c.grain AND a.bucket = c.bucket
+    CROSS JOIN LATERAL (VALUES
+        ${unpivot(metrics)}
+    ) AS v(metric_key, value, value_json)
+  )`;
+}
+
+const SESSION_TREND_FRESH = sessionTrendFresh('sessions s', SESSION_STATS_COMPONENTS, SESSION_METRICS);
+const QUALITY_TREND_FRESH = sessionTrendFresh(SESSION_METRICS_FROM, SESSION_METRICS_COMPONENTS, QUALITY_METRICS);
+
+/** $4: the catalogue's KPI ids (the metric keys). */
 const KPI_TREND_FRESH = `
-  SELECT a.project_id, c.kpi_id AS metric_key, a.grain, a.bucket,
-         ${measureValueSql(KPI_MEASURE)}::float8 AS value, ${measureComponentsJsonSql(KPI_MEASURE)} AS value_json
-  FROM aff a
-  CROSS JOIN LATERAL (
-    SELECT k.kpi_id, count(*)::int AS events
-    FROM kpi_events k
-    WHERE k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end AND k.kpi_id = ANY($3::text[])
-    GROUP BY k.kpi_id
-  ) c`;
+  grouped AS (
+    SELECT k.project_id, k.kpi_id, ${SET_GRAIN} AS grain, ${SET_BUCKET} AS bucket, count(*)::int AS events
+    FROM kpi_events k ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
+    WHERE k.project_id = ANY($1::uuid[]) AND k.occurred_at >= $2::timestamptz AND k.occurred_at < $3::timestamptz AND k.kpi_id = ANY($4::text[])
+    GROUP BY ${allGrainSets('k.project_id, k.kpi_id')}
+  ),
+  fresh AS (
+    SELECT c.project_id, c.kpi_id AS metric_key, c.grain, c.bucket,
+           ${measureValueSql(KPI_MEASURE)}::float8 AS value, ${measureComponentsJsonSql(KPI_MEASURE)} AS value_json
+    FROM grouped c
+    JOIN metrics_affected a ON a.project_id = c.project_id AND a.source = 'kpi_event' AND a.grain = c.grain AND a.bucket = c.bucket
+  )`;
 
-/** Breakdowns per day bucket: (project_id, metric_key, bucket, dimension_key, dimension_value, value, value_json). */
+/**
+ * Breakdowns per day bucket: a CTE list ending in
+ * fresh(project_id, metric_key, bucket, dimension_key, dimension_value, value, value_json).
+ * Only additive metrics are broken down, so the groups need only the additive components.
+ */
 const SESSION_BREAKDOWN_FRESH = `
-  SELECT a.project_id, v.metric_key, a.bucket, c.dimension_key, c.dimension_value, v.value, v.value_json
-  FROM aff a
-  CROSS JOIN LATERAL (
-    SELECT d.dimension_key, d.dimension_value, ${SESSION_STATS_COMPONENTS}
-    FROM sessions s
+  grouped AS (
+    SELECT s.project_id, b.day_bucket AS bucket, d.dimension_key, d.dimension_value, ${SESSION_STATS_ADDITIVE_COMPONENTS}
+    FROM sessions s ${bucketMapJoin('session', 's.project_id', 's.started_at')}
     CROSS JOIN LATERAL (VALUES ('entry_page', s.entry_page), ('exit_page', s.exit_page)) AS d(dimension_key, dimension_value)
-    WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-    GROUP BY d.dimension_key, d.dimension_value
-  ) c
-  CROSS JOIN LATERAL (VALUES
-      ${unpivot(SESSION_METRICS.filter((m) => m.breakdownDimensions.length > 0))}
-  ) AS v(metric_key, value, value_json)
-  WHERE a.grain = 'day'`;
+    WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz AND b.day_affected
+    GROUP BY s.project_id, b.day_bucket, d.dimension_key, d.dimension_value
+  ),
+  fresh AS (
+    SELECT c.project_id, v.metric_key, c.bucket, c.dimension_key, c.dimension_value, v.value, v.value_json
+    FROM grouped c
+    CROSS JOIN LATERAL (VALUES
+        ${unpivot(SESSION_METRICS.filter((m) => m.breakdownDimensions.length > 0))}
+    ) AS v(metric_key, value, value_json)
+  )`;
 
 /**
  * Drop-off by step: the sessions that dropped off at the step / all the bucket's sessions (the
@@ -151,65 +254,87 @@ const SESSION_BREAKDOWN_FRESH = `
  */
 const DROP_OFF_BY_STEP: Measure = { kind: 'rate', numerator: 'dropped', denominator: 'bucket_sessions' };
 const QUALITY_BREAKDOWN_FRESH = `
-  SELECT a.project_id, 'drop_off_rate' AS metric_key, a.bucket, 'drop_off_step' AS dimension_key, c.dimension_value,
-         ${measureValueSql(DROP_OFF_BY_STEP)} AS value, ${measureComponentsJsonSql(DROP_OFF_BY_STEP)} AS value_json
-  FROM aff a
-  CROSS JOIN LATERAL (
-    SELECT g.*, sum(g.sessions) OVER ()::int AS bucket_sessions
-    FROM (
-      SELECT m.drop_off_step AS dimension_value, ${SESSION_METRICS_COMPONENTS}
-      FROM ${SESSION_METRICS_FROM}
-      WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-      GROUP BY m.drop_off_step
-    ) g
-  ) c
-  WHERE a.grain = 'day'`;
+  grouped AS (
+    SELECT s.project_id, b.day_bucket AS bucket, m.drop_off_step AS dimension_value, ${SESSION_METRICS_ADDITIVE_COMPONENTS}
+    FROM ${SESSION_METRICS_FROM}
+    ${bucketMapJoin('session', 's.project_id', 's.started_at')}
+    WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz AND b.day_affected
+    GROUP BY s.project_id, b.day_bucket, m.drop_off_step
+  ),
+  fresh AS (
+    SELECT c.project_id, 'drop_off_rate' AS metric_key, c.bucket, 'drop_off_step' AS dimension_key, c.dimension_value,
+           ${measureValueSql(DROP_OFF_BY_STEP)} AS value, ${measureComponentsJsonSql(DROP_OFF_BY_STEP)} AS value_json
+    FROM (SELECT g.*, sum(g.sessions) OVER (PARTITION BY g.project_id, g.bucket)::int AS bucket_sessions FROM grouped g) c
+  )`;
 
 const KPI_BREAKDOWN_FRESH = `
-  SELECT a.project_id, c.kpi_id AS metric_key, a.bucket, 'source' AS dimension_key, c.dimension_value,
-         ${measureValueSql(KPI_MEASURE)}::float8 AS value, ${measureComponentsJsonSql(KPI_MEASURE)} AS value_json
-  FROM aff a
-  CROSS JOIN LATERAL (
-    SELECT k.kpi_id, k.metadata->>'source' AS dimension_value, count(*)::int AS events
-    FROM kpi_events k
-    WHERE k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end AND k.kpi_id = ANY($3::text[])
-    GROUP BY k.kpi_id, k.metadata->>'source'
-  ) c
-  WHERE a.grain = 'day'`;
+  grouped AS (
+    SELECT k.project_id, k.kpi_id, b.day_bucket AS bucket, k.metadata->>'source' AS dimension_value, count(*)::int AS events
+    FROM kpi_events k ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
+    WHERE k.project_id = ANY($1::uuid[]) AND k.occurred_at >= $2::timestamptz AND k.occurred_at < $3::timestamptz AND k.kpi_id = ANY($4::text[])
+      AND b.day_affected
+    GROUP BY k.project_id, k.kpi_id, b.day_bucket, k.metadata->>'source'
+  ),
+  fresh AS (
+    SELECT c.project_id, c.kpi_id AS metric_key, c.bucket, 'source' AS dimension_key, c.dimension_value,
+           ${measureValueSql(KPI_MEASURE)}::float8 AS value, ${measureComponentsJsonSql(KPI_MEASURE)} AS value_json
+    FROM grouped c
+  )`;
 
-/** Drilldown rows of the day buckets starting at or after $3 (the drilldown retention cutoff); $4 the metric keys. */
+/**
+ * Drilldown rows of the affected day buckets starting at or after $5 (the drilldown retention
+ * cutoff): a CTE list ending in fresh(project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload).
+ * $4: the metric keys.
+ */
 const SESSION_DRILLDOWN_FRESH = `
-  SELECT a.project_id, 'sessions' AS metric_key, 'session' AS entity_type, NULL::uuid AS entity_id, x.session_id AS reference_id,
-         a.bucket, x.payload
-  FROM aff a
-  CROSS JOIN LATERAL (
-    SELECT s.session_id,
+  fresh AS (
+    SELECT s.project_id, 'sessions' AS metric_key, 'session' AS entity_type, NULL::uuid AS entity_id, s.session_id AS reference_id,
+           b.day_bucket AS bucket,
            jsonb_build_object(
              'startedAt', s.started_at, 'status', s.status, 'entryPage', s.entry_page, 'exitPage', s.exit_page,
              'durationSeconds', s.duration_seconds, 'pageCount', s.page_count, 'bounced', s.bounced, 'converted', s.converted,
              'hasMetrics', m.session_id IS NOT NULL AND s.status = 'completed',
              'droppedOff', m.dropped_off, 'dropOffStep', m.drop_off_step) AS payload
-    FROM sessions s
+    FROM sessions s ${bucketMapJoin('session', 's.project_id', 's.started_at')}
     LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
-    WHERE s.project_id = a.project_id AND s.started_at >= a.bucket AND s.started_at < a.bucket_end
-  ) x
-  WHERE a.grain = 'day' AND a.bucket >= $3 AND 'sessions' = ANY($4::text[])`;
+    WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= greatest($2::timestamptz, $5::timestamptz) AND s.started_at < $3::timestamptz
+      AND b.day_affected AND b.day_bucket >= $5::timestamptz AND 'sessions' = ANY($4::text[])
+  )`;
 
 const KPI_DRILLDOWN_FRESH = `
-  SELECT a.project_id, x.kpi_id AS metric_key, 'kpi_event' AS entity_type, x.id AS entity_id, NULL::text AS reference_id,
-         a.bucket, x.payload
-  FROM aff a
-  CROSS JOIN LATERAL (
-    SELECT k.kpi_id, k.id,
+  fresh AS (
+    SELECT k.project_id, k.kpi_id AS metric_key, 'kpi_event' AS entity_type, k.id AS entity_id, NULL::text AS reference_id,
+           b.day_bucket AS bucket,
            jsonb_build_object('userId', k.user_id, 'occurredAt', k.occurred_at, 'step', k.metadata->'step', 'source', k.metadata->'source') AS payload
-    FROM kpi_events k
-    WHERE k.project_id = a.project_id AND k.occurred_at >= a.bucket AND k.occurred_at < a.bucket_end AND k.kpi_id = ANY($4::text[])
-  ) x
-  WHERE a.grain = 'day' AND a.bucket >= $3`;
+    FROM kpi_events k ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
+    WHERE k.project_id = ANY($1::uuid[]) AND k.occurred_at >= greatest($2::timestamptz, $5::timestamptz) AND k.occurred_at < $3::timestamptz
+      AND b.day_affected AND b.day_bucket >= $5::timestamptz AND k.kpi_id = ANY($4::text[])
+  )`;
 
 export interface WriteCounts {
   upserted: number;
   deleted: number;
+}
+
+type Span = [projectIds: string[], from: Date, to: Date];
+
+/**
+ * One part of a derived table's recompute (see writePart): the fresh rows of `source`'s affected
+ * buckets (a CTE list `ctes` ending in `fresh`, with `columns`; `freshParams` from the source's
+ * span), how they are inserted and upserted, and how the rows of affected buckets that have no
+ * fresh row any more are deleted.
+ */
+interface WritePart {
+  source: string;
+  table: string;
+  columns: string;
+  ctes: string;
+  freshParams: (span: Span) => unknown[];
+  /** The INSERT … SELECT reading the relation `rows`; `at` is the compute instant's parameter. */
+  insert: (rows: string, at: string) => string;
+  onConflict: string;
+  deleteGone: string;
+  deleteParams: unknown[];
 }
 
 export interface TrendPointRow {
@@ -250,16 +375,21 @@ export class MetricsReadModelRepository {
     return this.db.transaction('REPEATABLE READ', work);
   }
 
-  /** A full rebuild starts from nothing: the derived rows and what was counted. */
+  /** A full rebuild starts from nothing: the derived rows and what was counted (only the compute reads that state). */
   async clearAll(tx: Db): Promise<void> {
     await execute(tx, `DELETE FROM metrics_trend_point`);
     await execute(tx, `DELETE FROM metrics_breakdown_point`);
     await execute(tx, `DELETE FROM metrics_drilldown`);
-    await execute(tx, `DELETE FROM metrics_source_state`);
+    await execute(tx, `TRUNCATE metrics_source_state`);
   }
 
-  /** Finds the changed source rows and their affected buckets (temporary tables of this transaction), and records the new state. */
-  async findChanges(tx: Db): Promise<{ sessions: number; kpiEvents: number; buckets: number }> {
+  /**
+   * Finds the changed source rows, their affected buckets and the bucket map of those buckets'
+   * quarter hours (temporary tables of this transaction), and records the new state. After
+   * `clearAll` (a full rebuild) nothing was counted: every source row is changed, so the state is
+   * written straight from the sources and the buckets found from it.
+   */
+  async findChanges(tx: Db, full: boolean): Promise<{ sessions: number; kpiEvents: number; buckets: number }> {
     await execute(
       tx,
       `CREATE TEMP TABLE metrics_changed (
@@ -275,50 +405,126 @@ export class MetricsReadModelRepository {
          PRIMARY KEY (project_id, source, grain, bucket)
        ) ON COMMIT DROP`,
     );
-    await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
-    await execute(tx, FIND_AFFECTED_SQL, [TIME_GRAINS]);
+    await execute(
+      tx,
+      `CREATE TEMP TABLE metrics_bucket_map (
+         project_id uuid NOT NULL, source text NOT NULL, q timestamptz NOT NULL,
+         hour_bucket timestamptz NOT NULL, day_bucket timestamptz NOT NULL, week_bucket timestamptz NOT NULL, month_bucket timestamptz NOT NULL,
+         day_affected boolean NOT NULL,
+         PRIMARY KEY (project_id, source, q)
+       ) ON COMMIT DROP`,
+    );
+    await execute(
+      tx,
+      `CREATE TEMP TABLE metrics_fresh_trend (
+         project_id uuid NOT NULL, metric_key text NOT NULL, grain metrics_time_grain NOT NULL, bucket timestamptz NOT NULL,
+         value float8, value_json jsonb NOT NULL
+       ) ON COMMIT DROP`,
+    );
+    await execute(
+      tx,
+      `CREATE TEMP TABLE metrics_fresh_breakdown (
+         project_id uuid NOT NULL, metric_key text NOT NULL, bucket timestamptz NOT NULL, dimension_key text NOT NULL, dimension_value text,
+         value float8, value_json jsonb NOT NULL
+       ) ON COMMIT DROP`,
+    );
+    await execute(
+      tx,
+      `CREATE TEMP TABLE metrics_fresh_drilldown (
+         project_id uuid NOT NULL, metric_key text NOT NULL, entity_type text NOT NULL, entity_id uuid, reference_id text,
+         bucket timestamptz NOT NULL, payload jsonb NOT NULL
+       ) ON COMMIT DROP`,
+    );
+    if (full) {
+      await execute(tx, COUNT_ALL_SQL, [KPI_METRIC_KEYS]);
+      await execute(tx, findAffectedSql(ALL_INSTANTS_SQL), [TIME_GRAINS]);
+    } else {
+      await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
+      await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
+      await execute(
+        tx,
+        `INSERT INTO metrics_source_state (project_id, source, entity_key, counted_at, fingerprint)
+         SELECT project_id, source, entity_key, new_at, new_fingerprint FROM metrics_changed WHERE new_fingerprint IS NOT NULL
+         ON CONFLICT (project_id, source, entity_key) DO UPDATE SET counted_at = excluded.counted_at, fingerprint = excluded.fingerprint`,
+      );
+      await execute(
+        tx,
+        `DELETE FROM metrics_source_state st USING metrics_changed c
+         WHERE c.new_fingerprint IS NULL AND st.project_id = c.project_id AND st.source = c.source AND st.entity_key = c.entity_key`,
+      );
+    }
     await execute(tx, `ANALYZE metrics_affected`);
-    await execute(
-      tx,
-      `INSERT INTO metrics_source_state (project_id, source, entity_key, counted_at, fingerprint)
-       SELECT project_id, source, entity_key, new_at, new_fingerprint FROM metrics_changed WHERE new_fingerprint IS NOT NULL
-       ON CONFLICT (project_id, source, entity_key) DO UPDATE SET counted_at = excluded.counted_at, fingerprint = excluded.fingerprint`,
-    );
-    await execute(
-      tx,
-      `DELETE FROM metrics_source_state st USING metrics_changed c
-       WHERE c.new_fingerprint IS NULL AND st.project_id = c.project_id AND st.source = c.source AND st.entity_key = c.entity_key`,
-    );
+    await execute(tx, BUILD_BUCKET_MAP_SQL);
+    await execute(tx, `ANALYZE metrics_bucket_map`);
+    const changed = full ? 'metrics_source_state' : 'metrics_changed';
     const row = await queryOne<{ sessions: number; kpiEvents: number; buckets: number }>(
       tx,
-      `SELECT (SELECT count(*) FROM metrics_changed WHERE source = 'session')::int AS sessions,
-              (SELECT count(*) FROM metrics_changed WHERE source = 'kpi_event')::int AS "kpiEvents",
+      `SELECT (SELECT count(*) FROM ${changed} WHERE source = 'session')::int AS sessions,
+              (SELECT count(*) FROM ${changed} WHERE source = 'kpi_event')::int AS "kpiEvents",
               (SELECT count(*) FROM metrics_affected)::int AS buckets`,
     );
     return row!;
   }
 
   /**
-   * The recompute reads each affected bucket with an index range scan and looks each session's
-   * metrics up by primary key. The planner cannot estimate a bucket's size from the outer row and
-   * picks hash joins that scan all of session_metrics once per bucket (14 s instead of 1 s for
-   * 50,000 sessions), so hash and merge joins are off for the recompute statements only.
+   * The span of a source's affected buckets: its projects and [from, to). Passed as parameters so
+   * the planner sees how many rows the span holds (a scan of the table for a full rebuild, an
+   * index range for a few buckets). Null when nothing of the source changed.
    */
-  private async indexLookupsOnly<T>(tx: Db, work: () => Promise<T>): Promise<T> {
-    await execute(tx, `SET LOCAL enable_hashjoin = off`);
-    await execute(tx, `SET LOCAL enable_mergejoin = off`);
-    try {
-      return await work();
-    } finally {
-      await execute(tx, `SET LOCAL enable_hashjoin = on`);
-      await execute(tx, `SET LOCAL enable_mergejoin = on`);
-    }
+  private async affectedSpan(tx: Db, source: string): Promise<Span | null> {
+    const row = await queryOne<{ projects: string[] | null; from: Date | null; to: Date | null }>(
+      tx,
+      `SELECT array_agg(DISTINCT project_id) AS projects, min(bucket) AS "from", max(bucket_end) AS "to" FROM metrics_affected WHERE source = $1`,
+      [source],
+    );
+    return row?.projects && row.from && row.to ? [row.projects, row.from, row.to] : null;
   }
 
-  /** Projects with changed sources in this transaction's compute. */
+  /** Projects with changed sources in this transaction's compute (every changed row has an affected bucket). */
   async changedProjects(tx: Db): Promise<string[]> {
-    const rows = await queryRows<{ projectId: string }>(tx, `SELECT DISTINCT project_id AS "projectId" FROM metrics_changed`);
+    const rows = await queryRows<{ projectId: string }>(tx, `SELECT DISTINCT project_id AS "projectId" FROM metrics_affected`);
     return rows.map((r) => r.projectId);
+  }
+
+  /**
+   * Writes one part's fresh rows (`freshParams`: the part's parameters for its source's span). Incremental run: the rows go to the temporary table `table` first, analyzed, so
+   * the write is planned on their true size (the planner cannot estimate how many rows the
+   * grouping of affected buckets gives, and a one-row guess made the anti-join of the deletes
+   * quadratic); then one statement upserts them (`insert` + `onConflict`, touching only rows whose
+   * value changed) and deletes the rows of affected buckets that have no fresh row (`deleteGone`,
+   * parameters from $2: `deleteParams`; $1 is the compute instant). Full rebuild: after `clearAll`
+   * the table holds none of them, so they are inserted straight from the query.
+   */
+  private async writePart(tx: Db, full: boolean, now: Date, part: WritePart, freshParams: unknown[]): Promise<WriteCounts> {
+    const fresh = `WITH ${part.ctes} SELECT ${part.columns} FROM fresh`;
+    if (full) {
+      const upserted = await execute(tx, part.insert(`(${fresh}) AS fresh`, `$${freshParams.length + 1}`), [...freshParams, now]);
+      return { upserted, deleted: 0 };
+    }
+    await execute(tx, `TRUNCATE ${part.table}`);
+    await execute(tx, `INSERT INTO ${part.table} (${part.columns}) ${fresh}`, freshParams);
+    await execute(tx, `ANALYZE ${part.table}`);
+    const row = await queryOne<WriteCounts>(
+      tx,
+      `WITH upserted AS (${part.insert(part.table, '$1')} ${part.onConflict} RETURNING 1),
+       deleted AS (${part.deleteGone} RETURNING 1)
+       SELECT (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM deleted)::int AS deleted`,
+      [now, ...part.deleteParams],
+    );
+    return row!;
+  }
+
+  /** Writes each part whose source has affected buckets, with its fresh rows' parameters from that source's span; sums the counts. */
+  private async writeParts(tx: Db, full: boolean, now: Date, parts: WritePart[]): Promise<WriteCounts> {
+    const total: WriteCounts = { upserted: 0, deleted: 0 };
+    for (const part of parts) {
+      const span = await this.affectedSpan(tx, part.source);
+      if (!span) continue;
+      const counts = await this.writePart(tx, full, now, part, part.freshParams(span));
+      total.upserted += counts.upserted;
+      total.deleted += counts.deleted;
+    }
+    return total;
   }
 
   /**
@@ -326,131 +532,120 @@ export class MetricsReadModelRepository {
    * fresh rows (touching only those whose value changed) and deletes the points of affected
    * buckets that have no data any more.
    */
-  async recomputeTrend(tx: Db, now: Date): Promise<WriteCounts> {
-    return this.indexLookupsOnly(tx, () => this.writeTrend(tx, now));
-  }
-
-  private async writeTrend(tx: Db, now: Date): Promise<WriteCounts> {
-    const total: WriteCounts = { upserted: 0, deleted: 0 };
+  async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts> {
     const parts: [string, string, string[]][] = [
       ['session', SESSION_TREND_FRESH, SESSION_METRICS.map((m) => m.key)],
       ['session', QUALITY_TREND_FRESH, QUALITY_METRICS.map((m) => m.key)],
       ['kpi_event', KPI_TREND_FRESH, KPI_METRIC_KEYS],
     ];
-    for (const [source, fresh, metricKeys] of parts) {
-      const row = await queryOne<WriteCounts>(
-        tx,
-        `WITH aff AS (SELECT * FROM metrics_affected WHERE source = $1),
-         fresh AS (${fresh}),
-         upserted AS (
-           INSERT INTO metrics_trend_point AS t (project_id, metric_key, time_grain, time_bucket, dimensions, value_numeric, value_json, computed_at)
-           SELECT project_id, metric_key, grain, bucket, '{}'::jsonb, value, value_json, $2 FROM fresh
-           ON CONFLICT ON CONSTRAINT metrics_trend_point_key DO UPDATE
-             SET value_numeric = excluded.value_numeric, value_json = excluded.value_json, computed_at = excluded.computed_at
-             WHERE (t.value_numeric, t.value_json) IS DISTINCT FROM (excluded.value_numeric, excluded.value_json)
-           RETURNING 1
-         ),
-         deleted AS (
-           DELETE FROM metrics_trend_point t USING aff a
-           WHERE t.project_id = a.project_id AND t.time_grain = a.grain AND t.time_bucket = a.bucket
-             AND t.metric_key = ANY($3::text[])
-             AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key
-                                                     AND f.grain = t.time_grain AND f.bucket = t.time_bucket)
-           RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM deleted)::int AS deleted`,
-        [source, now, metricKeys],
-      );
-      total.upserted += row!.upserted;
-      total.deleted += row!.deleted;
-    }
-    return total;
+    return this.writeParts(
+      tx,
+      full,
+      now,
+      parts.map(([source, fresh, metricKeys]) => ({
+        source,
+        table: 'metrics_fresh_trend',
+        columns: 'project_id, metric_key, grain, bucket, value, value_json',
+        ctes: fresh,
+        freshParams: (span) => (source === 'kpi_event' ? [...span, metricKeys] : span),
+        insert: (rows, at) => `
+          INSERT INTO metrics_trend_point AS t (project_id, metric_key, time_grain, time_bucket, dimensions, value_numeric, value_json, computed_at)
+          SELECT project_id, metric_key, grain, bucket, '{}'::jsonb, value, value_json, ${at} FROM ${rows}`,
+        onConflict: `
+          ON CONFLICT ON CONSTRAINT metrics_trend_point_key DO UPDATE
+            SET value_numeric = excluded.value_numeric, value_json = excluded.value_json, computed_at = excluded.computed_at
+            WHERE (t.value_numeric, t.value_json) IS DISTINCT FROM (excluded.value_numeric, excluded.value_json)`,
+        deleteGone: `
+          DELETE FROM metrics_trend_point t USING metrics_affected a
+          WHERE a.source = $2 AND t.project_id = a.project_id AND t.time_grain = a.grain AND t.time_bucket = a.bucket
+            AND t.metric_key = ANY($3::text[])
+            AND NOT EXISTS (SELECT 1 FROM metrics_fresh_trend f WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key
+                                                                  AND f.grain = t.time_grain AND f.bucket = t.time_bucket)`,
+        deleteParams: [source, metricKeys],
+      })),
+    );
   }
 
   /** The same for the day-bucket breakdowns: sessions by entry/exit page, drop-off by step, KPI events by source. */
-  async recomputeBreakdown(tx: Db, now: Date): Promise<WriteCounts> {
-    return this.indexLookupsOnly(tx, () => this.writeBreakdown(tx, now));
-  }
-
-  private async writeBreakdown(tx: Db, now: Date): Promise<WriteCounts> {
-    const total: WriteCounts = { upserted: 0, deleted: 0 };
+  async recomputeBreakdown(tx: Db, now: Date, full: boolean): Promise<WriteCounts> {
     const parts: [string, string, string[], string[]][] = [
-      ['session', SESSION_BREAKDOWN_FRESH, SESSION_METRICS.filter((m) => m.breakdownDimensions.length).map((m) => m.key), ['entry_page', 'exit_page']],
+      [
+        'session',
+        SESSION_BREAKDOWN_FRESH,
+        SESSION_METRICS.filter((m) => m.breakdownDimensions.length).map((m) => m.key),
+        ['entry_page', 'exit_page'],
+      ],
       ['session', QUALITY_BREAKDOWN_FRESH, ['drop_off_rate'], ['drop_off_step']],
       ['kpi_event', KPI_BREAKDOWN_FRESH, KPI_METRIC_KEYS, ['source']],
     ];
-    for (const [source, fresh, metricKeys, dimensions] of parts) {
-      const row = await queryOne<WriteCounts>(
-        tx,
-        `WITH aff AS (SELECT * FROM metrics_affected WHERE source = $1),
-         fresh AS (${fresh}),
-         upserted AS (
-           INSERT INTO metrics_breakdown_point AS t (project_id, metric_key, time_grain, time_bucket, dimension_key, dimension_value,
-                                                     value_numeric, value_json, computed_at)
-           SELECT project_id, metric_key, 'day', bucket, dimension_key, dimension_value, value, value_json, $2 FROM fresh
-           ON CONFLICT ON CONSTRAINT metrics_breakdown_point_key DO UPDATE
-             SET value_numeric = excluded.value_numeric, value_json = excluded.value_json, computed_at = excluded.computed_at
-             WHERE (t.value_numeric, t.value_json) IS DISTINCT FROM (excluded.value_numeric, excluded.value_json)
-           RETURNING 1
-         ),
-         deleted AS (
-           DELETE FROM metrics_breakdown_point t USING aff a
-           WHERE a.grain = 'day' AND t.project_id = a.project_id AND t.time_grain = 'day' AND t.time_bucket = a.bucket
-             AND t.metric_key = ANY($3::text[]) AND t.dimension_key = ANY($4::text[])
-             AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key
-                                                     AND f.bucket = t.time_bucket AND f.dimension_key = t.dimension_key
-                                                     AND f.dimension_value IS NOT DISTINCT FROM t.dimension_value)
-           RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM deleted)::int AS deleted`,
-        [source, now, metricKeys, dimensions],
-      );
-      total.upserted += row!.upserted;
-      total.deleted += row!.deleted;
-    }
-    return total;
+    // the dimension value compared as (is null, value or '') so the anti-join can hash
+    return this.writeParts(
+      tx,
+      full,
+      now,
+      parts.map(([source, fresh, metricKeys, dimensions]) => ({
+        source,
+        table: 'metrics_fresh_breakdown',
+        columns: 'project_id, metric_key, bucket, dimension_key, dimension_value, value, value_json',
+        ctes: fresh,
+        freshParams: (span) => (source === 'kpi_event' ? [...span, metricKeys] : span),
+        insert: (rows, at) => `
+          INSERT INTO metrics_breakdown_point AS t (project_id, metric_key, time_grain, time_bucket, dimension_key, dimension_value,
+                                                    value_numeric, value_json, computed_at)
+          SELECT project_id, metric_key, 'day', bucket, dimension_key, dimension_value, value, value_json, ${at} FROM ${rows}`,
+        onConflict: `
+          ON CONFLICT ON CONSTRAINT metrics_breakdown_point_key DO UPDATE
+            SET value_numeric = excluded.value_numeric, value_json = excluded.value_json, computed_at = excluded.computed_at
+            WHERE (t.value_numeric, t.value_json) IS DISTINCT FROM (excluded.value_numeric, excluded.value_json)`,
+        deleteGone: `
+          DELETE FROM metrics_breakdown_point t USING metrics_affected a
+          WHERE a.source = $2 AND a.grain = 'day' AND t.project_id = a.project_id AND t.time_grain = 'day' AND t.time_bucket = a.bucket
+            AND t.metric_key = ANY($3::text[]) AND t.dimension_key = ANY($4::text[])
+            AND NOT EXISTS (SELECT 1 FROM metrics_fresh_breakdown f
+                            WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key AND f.bucket = t.time_bucket
+                              AND f.dimension_key = t.dimension_key AND (f.dimension_value IS NULL) = (t.dimension_value IS NULL)
+                              AND coalesce(f.dimension_value, '') = coalesce(t.dimension_value, ''))`,
+        deleteParams: [source, metricKeys, dimensions],
+      })),
+    );
   }
 
   /** Drilldown rows of the affected day buckets that are not older than `cutoff` (retention would drop them at once). */
-  async recomputeDrilldown(tx: Db, now: Date, cutoff: Date): Promise<WriteCounts> {
-    return this.indexLookupsOnly(tx, () => this.writeDrilldown(tx, now, cutoff));
-  }
-
-  private async writeDrilldown(tx: Db, now: Date, cutoff: Date): Promise<WriteCounts> {
-    const total: WriteCounts = { upserted: 0, deleted: 0 };
+  async recomputeDrilldown(tx: Db, now: Date, cutoff: Date, full: boolean): Promise<WriteCounts> {
     const parts: [string, string, string, string[]][] = [
       ['session', SESSION_DRILLDOWN_FRESH, 'session', ['sessions']],
       ['kpi_event', KPI_DRILLDOWN_FRESH, 'kpi_event', KPI_METRIC_KEYS],
     ];
-    for (const [source, fresh, entityType, metricKeys] of parts) {
-      const row = await queryOne<WriteCounts>(
-        tx,
-        `WITH aff AS (SELECT * FROM metrics_affected WHERE source = $1),
-         fresh AS (${fresh}),
-         upserted AS (
-           INSERT INTO metrics_drilldown AS t (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
-           SELECT project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload, $2 FROM fresh
-           ON CONFLICT ON CONSTRAINT metrics_drilldown_key DO UPDATE
-             SET time_bucket = excluded.time_bucket, payload = excluded.payload, computed_at = excluded.computed_at
-             WHERE (t.time_bucket, t.payload) IS DISTINCT FROM (excluded.time_bucket, excluded.payload)
-           RETURNING 1
-         ),
-         deleted AS (
-           DELETE FROM metrics_drilldown t USING aff a
-           WHERE a.grain = 'day' AND t.project_id = a.project_id AND t.entity_type = $5 AND t.time_bucket = a.bucket
-             AND t.metric_key = ANY($4::text[])
-             AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key
-                                                     AND f.entity_id IS NOT DISTINCT FROM t.entity_id
-                                                     AND f.reference_id IS NOT DISTINCT FROM t.reference_id)
-           RETURNING 1
-         )
-         SELECT (SELECT count(*) FROM upserted)::int AS upserted, (SELECT count(*) FROM deleted)::int AS deleted`,
-        [source, now, cutoff, metricKeys, entityType],
-      );
-      total.upserted += row!.upserted;
-      total.deleted += row!.deleted;
-    }
-    return total;
+    // a row of one entity type is named by its entity_id (kpi_event) or its reference_id (session):
+    // compared through coalesce so the anti-join can hash
+    return this.writeParts(
+      tx,
+      full,
+      now,
+      parts.map(([source, fresh, entityType, metricKeys]) => ({
+        source,
+        table: 'metrics_fresh_drilldown',
+        columns: 'project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload',
+        ctes: fresh,
+        freshParams: (span) => [...span, metricKeys, cutoff],
+        insert: (rows, at) => `
+          INSERT INTO metrics_drilldown AS t (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
+          SELECT project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload, ${at} FROM ${rows}
+          ORDER BY project_id, metric_key, entity_type, entity_id, reference_id`,
+        onConflict: `
+          ON CONFLICT ON CONSTRAINT metrics_drilldown_key DO UPDATE
+            SET time_bucket = excluded.time_bucket, payload = excluded.payload, computed_at = excluded.computed_at
+            WHERE (t.time_bucket, t.payload) IS DISTINCT FROM (excluded.time_bucket, excluded.payload)`,
+        deleteGone: `
+          DELETE FROM metrics_drilldown t USING metrics_affected a
+          WHERE a.source = $2 AND a.grain = 'day' AND t.project_id = a.project_id AND t.entity_type = $4 AND t.time_bucket = a.bucket
+            AND t.metric_key = ANY($3::text[])
+            AND NOT EXISTS (SELECT 1 FROM metrics_fresh_drilldown f
+                            WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key AND f.entity_type = t.entity_type
+                              AND coalesce(f.entity_id::text, f.reference_id) = coalesce(t.entity_id::text, t.reference_id))`,
+        deleteParams: [source, metricKeys, entityType],
+      })),
+    );
   }
 
   /** Projects whose newest summary is older than `before` (or that have none) and have any source data. */
@@ -509,17 +704,15 @@ export class MetricsReadModelRepository {
   async countBuckets(timezone: string, grain: TimeGrain, from: Date, to: Date): Promise<number> {
     const row = await queryOne<{ n: number }>(
       this.db,
-      `SELECT count(*)::int AS n FROM generate_series(date_trunc($1, $3::timestamptz AT TIME ZONE $2),
-                                                      date_trunc($1, ($4::timestamptz - interval '1 millisecond') AT TIME ZONE $2),
-                                                      ('1 ' || $1)::interval)`,
-      [grain, timezone, from, to],
+      `SELECT count(*)::int AS n FROM (${bucketStartsSql(grain, '$1::text', '$2::timestamptz', '$3::timestamptz')}) b`,
+      [timezone, from, to],
     );
     return row!.n;
   }
 
   /** The start of the first `week` bucket at or after `at`, in the project's calendar. */
   async nextWeekStart(timezone: string, at: Date): Promise<Date> {
-    const row = await queryOne<{ start: Date }>(
+    const [row] = await queryPrepared<{ start: Date }>(
       this.db,
       `SELECT CASE WHEN date_trunc('week', $2::timestamptz AT TIME ZONE $1) AT TIME ZONE $1 >= $2::timestamptz
                    THEN date_trunc('week', $2::timestamptz AT TIME ZONE $1) AT TIME ZONE $1
@@ -531,17 +724,12 @@ export class MetricsReadModelRepository {
 
   /**
    * Every `grain` bucket holding an instant of [from, to) with its stored point (value null and
-   * no computedAt where there is none).
+   * no computedAt where there is none). Prepared, as nextWeekStart: both run on every trend request.
    */
   trendPoints(projectId: string, metricKey: string, timezone: string, grain: TimeGrain, from: Date, to: Date): Promise<TrendPointRow[]> {
-    return queryRows(
+    return queryPrepared(
       this.db,
-      `WITH buckets AS (
-         SELECT b AT TIME ZONE $3 AS bucket
-         FROM generate_series(date_trunc($4, $5::timestamptz AT TIME ZONE $3),
-                              date_trunc($4, ($6::timestamptz - interval '1 millisecond') AT TIME ZONE $3),
-                              ('1 ' || $4)::interval) AS b
-       )
+      `WITH buckets AS (${bucketStartsSql(grain, '$3::text', '$5::timestamptz', '$6::timestamptz')})
        SELECT b.bucket, t.value_numeric AS value, t.computed_at AS "computedAt"
        FROM buckets b
        LEFT JOIN metrics_trend_point t ON t.project_id = $1 AND t.metric_key = $2 AND t.time_grain = $4::metrics_time_grain
@@ -552,47 +740,51 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * Day-bucket breakdown rows of [from, to) combined per dimension value from their components,
-   * largest value first. Where the dimension splits a bucket's total (`shareOfBucket`, e.g. drop-off
-   * by step), the denominator is the total of every bucket of the range (carried by each of its
-   * rows), and the group without a value only carries it.
+   * Day-bucket breakdown rows of [from, to) combined per dimension value from their stored
+   * components, largest value first. The day holding `from` starts in the project's timezone, read
+   * in the same statement (the guard has already found the project). Only the upsert key's index is
+   * read (key order = this range; the components are INCLUDEd in it), as a prepared statement.
+   * Where the dimension splits a bucket's total (`shareOfBucket`, e.g. drop-off by step), the
+   * denominator is the total of every bucket of the range (carried by each of its rows), and the
+   * group without a value only carries it.
    */
   breakdown(
     projectId: string,
-    q: { metricKey: string; kind: MeasureKind; dimension: string; shareOfBucket: boolean; timezone: string; from: Date; to: Date; limit: number },
+    q: { metricKey: string; kind: MeasureKind; dimension: string; shareOfBucket: boolean; from: Date; to: Date; limit: number },
   ): Promise<BreakdownRow[]> {
-    const params = [projectId, q.metricKey, q.dimension, q.timezone, q.from, q.to, q.limit];
+    const params = [projectId, q.metricKey, q.dimension, q.from, q.to, q.limit];
     const ranged = `
-      SELECT * FROM metrics_breakdown_point
+      SELECT time_bucket, dimension_value, value_numerator, value_denominator FROM metrics_breakdown_point
       WHERE project_id = $1 AND metric_key = $2 AND dimension_key = $3 AND time_grain = 'day'
-        AND time_bucket >= date_trunc('day', $5::timestamptz AT TIME ZONE $4) AT TIME ZONE $4 AND time_bucket < $6`;
+        AND time_bucket >= (SELECT date_trunc('day', $4::timestamptz AT TIME ZONE p.timezone) AT TIME ZONE p.timezone FROM projects p WHERE p.id = $1)
+        AND time_bucket < $5`;
     if (q.shareOfBucket) {
-      const share: Measure = { kind: 'rate', numerator: `sum((b.value_json->>'numerator')::numeric)`, denominator: 'total.denominator' };
-      return queryRows(
+      const share: Measure = { kind: 'rate', numerator: 'sum(b.value_numerator)', denominator: 'total.denominator' };
+      return queryPrepared(
         this.db,
         `WITH b AS (${ranged}),
          total AS (
-           SELECT coalesce(sum(denominator), 0) AS denominator
-           FROM (SELECT DISTINCT ON (time_bucket) (value_json->>'denominator')::numeric AS denominator FROM b ORDER BY time_bucket) per_bucket
+           SELECT coalesce(sum(value_denominator), 0) AS denominator
+           FROM (SELECT DISTINCT ON (time_bucket) value_denominator FROM b ORDER BY time_bucket) per_bucket
          )
          SELECT b.dimension_value AS "dimensionValue", ${measureValueSql(share)} AS value, total.denominator::int AS "sampleSize"
          FROM b CROSS JOIN total
          WHERE b.dimension_value IS NOT NULL
          GROUP BY b.dimension_value, total.denominator
          ORDER BY value DESC NULLS LAST, b.dimension_value
-         LIMIT $7`,
+         LIMIT $6`,
         params,
       );
     }
-    return queryRows(
+    return queryPrepared(
       this.db,
       `WITH b AS (${ranged})
        SELECT b.dimension_value AS "dimensionValue", ${combinedMeasureValueSql(q.kind, 'b')} AS value,
-              ${combinedSampleSizeSql(q.kind, 'b')}::int AS "sampleSize"
+              ${combinedSampleSizeSql('b')}::int AS "sampleSize"
        FROM b
        GROUP BY b.dimension_value
        ORDER BY value DESC NULLS LAST, "sampleSize" DESC, b.dimension_value NULLS LAST
-       LIMIT $7`,
+       LIMIT $6`,
       params,
     );
   }
@@ -600,7 +792,16 @@ export class MetricsReadModelRepository {
   /** Drilldown rows of day buckets of [from, to), newest bucket first; `before` = (bucket, id) of the previous page's last row. */
   drilldown(
     projectId: string,
-    q: { metricKey: string; entityType: string; onlyWithMetrics: boolean; timezone: string; from: Date; to: Date; limit: number },
+    q: {
+      metricKey: string;
+      entityType: string;
+      onlyWithMetrics: boolean;
+      onlyCompleted: boolean;
+      timezone: string;
+      from: Date;
+      to: Date;
+      limit: number;
+    },
     before?: { bucket: string; id: string },
   ): Promise<DrilldownRow[]> {
     return queryRows(
@@ -610,11 +811,36 @@ export class MetricsReadModelRepository {
        WHERE project_id = $1 AND metric_key = $2 AND entity_type = $3
          AND time_bucket >= date_trunc('day', $5::timestamptz AT TIME ZONE $4) AT TIME ZONE $4 AND time_bucket < $6
          AND (NOT $7 OR (payload->>'hasMetrics')::boolean)
+         AND (NOT $11 OR payload->>'status' = 'completed')
          AND ($8::timestamptz IS NULL OR (time_bucket, id) < ($8::timestamptz, $9::uuid))
        ORDER BY time_bucket DESC, id DESC
        LIMIT $10`,
-      [projectId, q.metricKey, q.entityType, q.timezone, q.from, q.to, q.onlyWithMetrics, before?.bucket ?? null, before?.id ?? null, q.limit],
+      [
+        projectId,
+        q.metricKey,
+        q.entityType,
+        q.timezone,
+        q.from,
+        q.to,
+        q.onlyWithMetrics,
+        before?.bucket ?? null,
+        before?.id ?? null,
+        q.limit,
+        q.onlyCompleted,
+      ],
     );
+  }
+
+  /**
+   * After a full rebuild every row of the tables the API reads was replaced: until autovacuum comes
+   * round (never, where it is off) their planner statistics and visibility map describe rows that
+   * are gone. Without statistics a 30-day breakdown was read through the seed's (project_id,
+   * dimension_key, dimension_value) index, filtering all 90 kept days (5× the work); without the
+   * visibility map its index-only scan visits the table for every row. VACUUM cannot run inside a
+   * transaction: called once the rebuild has committed.
+   */
+  async vacuumRebuiltTables(): Promise<void> {
+    await execute(this.db, `VACUUM (ANALYZE) metrics_trend_point, metrics_breakdown_point, metrics_drilldown`);
   }
 
   // ---- retention ----
@@ -638,7 +864,10 @@ export class MetricsReadModelRepository {
   }
 
   async deleteTrendPoints(grains: readonly TimeGrain[], before: Date): Promise<number> {
-    return execute(this.db, `DELETE FROM metrics_trend_point WHERE time_grain = ANY($1::metrics_time_grain[]) AND time_bucket < $2`, [grains, before]);
+    return execute(this.db, `DELETE FROM metrics_trend_point WHERE time_grain = ANY($1::metrics_time_grain[]) AND time_bucket < $2`, [
+      grains,
+      before,
+    ]);
   }
 
   async deleteBreakdownPoints(before: Date): Promise<number> {

@@ -13,7 +13,8 @@ export class MetricsRetentionJob implements OnModuleInit {
   onModuleInit(): void {
     this.registry.register({
       name: 'metrics-retention',
-      description: 'Deletes read-model rows past retention: summaries 180 d (daily after 30 d), hour/day trend points 90 d, breakdowns 90 d, drilldowns 30 d',
+      description:
+        'Deletes read-model rows past retention: summaries 180 d (daily after 30 d), hour/day trend points 90 d, breakdowns 90 d, drilldowns 30 d',
       scheduled: true,
       run: () => this.retention.run(),
     });

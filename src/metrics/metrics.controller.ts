@@ -61,7 +61,11 @@ export class MetricsController {
   @ApiOperation({ summary: 'The entities behind a metric in the day buckets of [from, to), newest first (kept 30 days)' })
   @ApiOkResponse({ type: DrilldownPageDto })
   @ApiKeyAuth('PROJECT_NOT_FOUND', 'METRIC_NOT_FOUND')
-  drilldown(@Param('projectId') projectId: string, @Param('metricKey') metricKey: string, @Query() query: DrilldownQueryDto): Promise<DrilldownPageDto> {
+  drilldown(
+    @Param('projectId') projectId: string,
+    @Param('metricKey') metricKey: string,
+    @Query() query: DrilldownQueryDto,
+  ): Promise<DrilldownPageDto> {
     return this.metrics.drilldown(projectId, metricKey, query);
   }
 }

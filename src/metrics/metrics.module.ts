@@ -15,14 +15,7 @@ import { MetricsService } from './metrics.service.js';
 @Module({
   imports: [ProjectsModule],
   controllers: [MetricsController],
-  providers: [
-    MetricsReadModelRepository,
-    MetricsService,
-    MetricsComputeService,
-    MetricsRetentionService,
-    MetricsComputeJob,
-    MetricsRetentionJob,
-  ],
+  providers: [MetricsReadModelRepository, MetricsService, MetricsComputeService, MetricsRetentionService, MetricsComputeJob, MetricsRetentionJob],
   exports: [MetricsComputeService],
 })
 export class MetricsModule {}

@@ -33,7 +33,15 @@ export async function insertSessionMetrics(t: TestApp, projectId: string, sessio
        time_to_first_draft_ms = excluded.time_to_first_draft_ms, completion_rate = excluded.completion_rate,
        confirmation_rate = excluded.confirmation_rate, signal_density = excluded.signal_density,
        dropped_off = excluded.dropped_off, drop_off_step = excluded.drop_off_step, computed_at = excluded.computed_at`,
-    [projectId, sessionId, m.timeToFirstDraftMs ?? null, m.completionRate ?? null, m.confirmationRate ?? null, m.signalDensity ?? 0, m.dropOffStep ?? null],
+    [
+      projectId,
+      sessionId,
+      m.timeToFirstDraftMs ?? null,
+      m.completionRate ?? null,
+      m.confirmationRate ?? null,
+      m.signalDensity ?? 0,
+      m.dropOffStep ?? null,
+    ],
   );
 }
 
@@ -44,9 +52,13 @@ export async function insertKpiEvent(
   e: { kpiId: string; occurredAt: string; userId?: string; source?: string; step?: number },
 ): Promise<string> {
   const id = randomUUID();
-  await t.sql(
-    `INSERT INTO kpi_events (project_id, id, kpi_id, user_id, occurred_at, metadata, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $5)`,
-    [projectId, id, e.kpiId, e.userId ?? 'u-1', e.occurredAt, JSON.stringify({ step: e.step ?? 1, source: e.source ?? 'api' })],
-  );
+  await t.sql(`INSERT INTO kpi_events (project_id, id, kpi_id, user_id, occurred_at, metadata, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $5)`, [
+    projectId,
+    id,
+    e.kpiId,
+    e.userId ?? 'u-1',
+    e.occurredAt,
+    JSON.stringify({ step: e.step ?? 1, source: e.source ?? 'api' }),
+  ]);
   return id;
 }

@@ -89,10 +89,11 @@ export async function addLateEvents(t: TestApp, projectId: string, sessionId: st
       [projectId, randomUUID(), sessionId, e.type, e.name ?? null, new Date(base.getTime() + e.at * 1000)],
     );
   }
-  await t.sql(
-    `UPDATE sessions SET event_count = event_count + $3, aggregated_at = clock_timestamp() WHERE project_id = $1 AND session_id = $2`,
-    [projectId, sessionId, events.length],
-  );
+  await t.sql(`UPDATE sessions SET event_count = event_count + $3, aggregated_at = clock_timestamp() WHERE project_id = $1 AND session_id = $2`, [
+    projectId,
+    sessionId,
+    events.length,
+  ]);
 }
 
 /**

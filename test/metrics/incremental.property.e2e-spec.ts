@@ -56,7 +56,18 @@ async function apply(t: TestApp, projectId: string, c: Change): Promise<void> {
          ON CONFLICT (project_id, session_id) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
            duration_seconds = excluded.duration_seconds, page_count = excluded.page_count, entry_page = excluded.entry_page,
            exit_page = excluded.exit_page, journey_path = excluded.journey_path, bounced = excluded.bounced, converted = excluded.converted`,
-        [projectId, sessionId, c.completed ? 'completed' : 'active', slotTime(c.slot), c.duration, c.pages, paths[0] ?? null, paths.at(-1) ?? null, paths, c.converted],
+        [
+          projectId,
+          sessionId,
+          c.completed ? 'completed' : 'active',
+          slotTime(c.slot),
+          c.duration,
+          c.pages,
+          paths[0] ?? null,
+          paths.at(-1) ?? null,
+          paths,
+          c.converted,
+        ],
       );
       return;
     }
@@ -86,7 +97,7 @@ async function apply(t: TestApp, projectId: string, c: Change): Promise<void> {
   }
 }
 
-/** The derived tables without their ids and compute stamps, in a fixed order. */
+/** The derived tables without their row ids and compute stamps, in a total order (KPI drilldown rows differ only by entity_id). */
 async function readModel(t: TestApp) {
   return {
     trend: await t.sql(
@@ -98,8 +109,8 @@ async function readModel(t: TestApp) {
        ORDER BY project_id, metric_key, dimension_key, time_bucket, dimension_value`,
     ),
     drilldown: await t.sql(
-      `SELECT project_id, metric_key, entity_type, reference_id, time_bucket, payload FROM metrics_drilldown
-       ORDER BY project_id, metric_key, entity_type, reference_id, time_bucket`,
+      `SELECT project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload FROM metrics_drilldown
+       ORDER BY project_id, metric_key, entity_type, entity_id, reference_id, time_bucket`,
     ),
   };
 }
@@ -121,7 +132,15 @@ describe('metrics compute: incremental equals full', () => {
         fc.array(fc.tuple(fc.integer({ min: 0, max: 1 }), change), { minLength: 1, maxLength: 25 }),
         fc.array(fc.integer({ min: 0, max: 24 }), { maxLength: 4 }),
         async (changes, cuts) => {
-          for (const table of ['metrics_trend_point', 'metrics_breakdown_point', 'metrics_drilldown', 'metrics_source_state', 'kpi_events', 'session_metrics', 'sessions']) {
+          for (const table of [
+            'metrics_trend_point',
+            'metrics_breakdown_point',
+            'metrics_drilldown',
+            'metrics_source_state',
+            'kpi_events',
+            'session_metrics',
+            'sessions',
+          ]) {
             await t.sql(`DELETE FROM ${table}`);
           }
           await computeMetrics(t);
@@ -168,7 +187,9 @@ describe('metrics compute after the session aggregation', () => {
     const counts = await computeMetrics(t);
     expect(counts.sessionsChanged).toBe(1);
     expect((await get(range)).body.points.map((p: { value: number }) => p.value)).toEqual([1, 0]);
-    const rows = await t.sql(`SELECT time_bucket FROM metrics_trend_point WHERE project_id = $1 AND metric_key = 'sessions' AND time_grain = 'day'`, [shop.id]);
+    const rows = await t.sql(`SELECT time_bucket FROM metrics_trend_point WHERE project_id = $1 AND metric_key = 'sessions' AND time_grain = 'day'`, [
+      shop.id,
+    ]);
     expect(rows.map((r: { time_bucket: Date }) => r.time_bucket.toISOString())).toEqual(['2026-04-01T00:00:00.000Z']);
     const duration = await get('/metrics/avg_duration_seconds/trend?grain=day&from=2026-04-01T00:00:00Z&to=2026-04-02T00:00:00Z');
     // 23:00 → 10:05 next day = 11 h 5 min = 39,900 s

@@ -64,7 +64,9 @@ describe('metrics retention', () => {
     expect(counts.trendPointsDeleted).toBeGreaterThan(0);
     expect(counts.breakdownPointsDeleted).toBeGreaterThan(0);
     expect(await count(`metrics_trend_point WHERE project_id = $1 AND time_grain IN ('hour', 'day') AND time_bucket < '2026-01-08'`)).toBe(0);
-    expect(await count(`metrics_trend_point WHERE project_id = $1 AND time_grain IN ('hour', 'day') AND time_bucket >= '2026-01-14'`)).toBeGreaterThan(0);
+    expect(
+      await count(`metrics_trend_point WHERE project_id = $1 AND time_grain IN ('hour', 'day') AND time_bucket >= '2026-01-14'`),
+    ).toBeGreaterThan(0);
     expect(await count(`metrics_breakdown_point WHERE project_id = $1 AND time_bucket < '2026-01-08'`)).toBe(0);
     expect(await count(`metrics_trend_point WHERE project_id = $1 AND time_grain = 'week' AND metric_key = 'sessions'`)).toBe(2);
     // now 04-08: cutoff 01-08, the first week after it starts Monday 01-12. Days of [01-05, 01-19) come as:

@@ -31,11 +31,19 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
     await createSession(t, berlin.id, { sessionId: 'B4', base: new Date('2026-03-29T22:00:00Z'), events: [page('/', 0)] });
     // UTC project for breakdown and drilldown: three days; entry pages / and /promo.
     // 04-01: U1 / → /a (converted), U2 / alone (bounce); 04-02: U3 /promo alone (bounce), U4 / → /b; 04-03: U5 /promo → /c (converted).
-    await createSession(t, utc.id, { sessionId: 'U1', base: new Date('2026-04-01T09:00:00Z'), events: [page('/', 0), page('/a', 10), { type: 'conversion', at: 20 }] });
+    await createSession(t, utc.id, {
+      sessionId: 'U1',
+      base: new Date('2026-04-01T09:00:00Z'),
+      events: [page('/', 0), page('/a', 10), { type: 'conversion', at: 20 }],
+    });
     await createSession(t, utc.id, { sessionId: 'U2', base: new Date('2026-04-01T10:00:00Z'), events: [page('/', 0)] });
     await createSession(t, utc.id, { sessionId: 'U3', base: new Date('2026-04-02T09:00:00Z'), events: [page('/promo', 0)] });
     await createSession(t, utc.id, { sessionId: 'U4', base: new Date('2026-04-02T10:00:00Z'), events: [page('/', 0), page('/b', 5)] });
-    await createSession(t, utc.id, { sessionId: 'U5', base: new Date('2026-04-03T09:00:00Z'), events: [page('/promo', 0), page('/c', 5), { type: 'conversion', at: 9 }] });
+    await createSession(t, utc.id, {
+      sessionId: 'U5',
+      base: new Date('2026-04-03T09:00:00Z'),
+      events: [page('/promo', 0), page('/c', 5), { type: 'conversion', at: 9 }],
+    });
     await insertSessionMetrics(t, utc.id, 'U1', { signalDensity: 1 });
     await insertSessionMetrics(t, utc.id, 'U2', { signalDensity: 1, dropOffStep: 'details' });
     await insertSessionMetrics(t, utc.id, 'U3', { signalDensity: 1, dropOffStep: 'payment' });
@@ -56,6 +64,9 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
       ['2026-03-02T18:30:00.000Z', 2],
       ['2026-03-03T18:30:00.000Z', 0],
     ]);
+    // the same range without offsets: UTC, not the server's time zone (America/New_York in the tests)
+    const bare = await get(kolkata, `/metrics/sessions/trend?grain=day&from=2026-03-02T00:00:00&to=2026-03-04T00:00:00`);
+    expect(points(bare)).toEqual(points(res));
     const hours = await get(kolkata, `/metrics/sessions/trend?grain=hour&from=2026-03-02T17:30:00Z&to=2026-03-02T19:30:00Z`);
     // local hours start at :30 UTC; 18:29 is in the 17:30 hour, 18:30 in the 18:30 hour
     expect(points(hours)).toEqual([
@@ -104,7 +115,10 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
       { dimensionValue: 'details', value: 0.5, sampleSize: 4 },
       { dimensionValue: 'payment', value: 0.25, sampleSize: 4 },
     ]);
-    const kpi = await get(utc, `/metrics/kpi.onboarding.step_2_completed/breakdown?dimension=source&from=2026-04-01T00:00:00Z&to=2026-04-04T00:00:00Z`);
+    const kpi = await get(
+      utc,
+      `/metrics/kpi.onboarding.step_2_completed/breakdown?dimension=source&from=2026-04-01T00:00:00Z&to=2026-04-04T00:00:00Z`,
+    );
     expect(kpi.body.data).toEqual([
       { dimensionValue: 'web', value: 2, sampleSize: 2 },
       { dimensionValue: 'ios', value: 1, sampleSize: 1 },
@@ -116,15 +130,28 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
     expect(first.status).toBe(200);
     expect(first.body.data).toHaveLength(3);
     expect(first.body.data[0]).toMatchObject({ entityType: 'session', entityId: null, referenceId: 'U5', bucket: '2026-04-03T00:00:00.000Z' });
-    expect(first.body.data[0].payload).toMatchObject({ entryPage: '/promo', exitPage: '/c', pageCount: 2, bounced: false, converted: true, durationSeconds: 9 });
-    const second = await get(utc, `/metrics/sessions/drilldown?entityType=session&from=2026-04-01T00:00:00Z&to=2026-04-04T00:00:00Z&limit=3&cursor=${first.body.nextCursor}`);
+    expect(first.body.data[0].payload).toMatchObject({
+      entryPage: '/promo',
+      exitPage: '/c',
+      pageCount: 2,
+      bounced: false,
+      converted: true,
+      durationSeconds: 9,
+    });
+    const second = await get(
+      utc,
+      `/metrics/sessions/drilldown?entityType=session&from=2026-04-01T00:00:00Z&to=2026-04-04T00:00:00Z&limit=3&cursor=${first.body.nextCursor}`,
+    );
     expect(second.body.nextCursor).toBeNull();
     const ids = [...first.body.data, ...second.body.data].map((d: { referenceId: string }) => d.referenceId).sort();
     expect(ids).toEqual(['U1', 'U2', 'U3', 'U4', 'U5']);
     // drop_off_rate rests on the completed sessions with metrics only
     const quality = await get(utc, `/metrics/drop_off_rate/drilldown?entityType=session&from=2026-04-01T00:00:00Z&to=2026-04-04T00:00:00Z`);
     expect(quality.body.data.map((d: { referenceId: string }) => d.referenceId).sort()).toEqual(['U1', 'U2', 'U3', 'U4']);
-    const kpi = await get(utc, `/metrics/kpi.onboarding.step_2_completed/drilldown?entityType=kpi_event&from=2026-04-02T00:00:00Z&to=2026-04-03T00:00:00Z`);
+    const kpi = await get(
+      utc,
+      `/metrics/kpi.onboarding.step_2_completed/drilldown?entityType=kpi_event&from=2026-04-02T00:00:00Z&to=2026-04-03T00:00:00Z`,
+    );
     expect(kpi.body.data.map((d: { payload: { userId: string; source: string } }) => [d.payload.userId, d.payload.source]).sort()).toEqual([
       ['bob', 'web'],
       ['cy', 'ios'],
@@ -165,7 +192,9 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
     const res = await get(utc, `/metrics`);
     expect(res.status).toBe(200);
     const keys = res.body.data.map((m: { key: string }) => m.key);
-    expect(keys).toEqual(expect.arrayContaining(['sessions', 'bounce_rate', 'time_to_first_draft_ms_p90', 'drop_off_rate', 'kpi.onboarding.step_5_completed']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['sessions', 'bounce_rate', 'time_to_first_draft_ms_p90', 'drop_off_rate', 'kpi.onboarding.step_5_completed']),
+    );
     expect(res.body.data.find((m: { key: string }) => m.key === 'bounce_rate')).toMatchObject({
       unit: 'ratio',
       source: 'sessions',
@@ -204,6 +233,13 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
     const justEnough = await get(utc, `/metrics/sessions/trend?grain=hour&from=2026-03-01T00:00:00Z&to=2026-05-23T08:00:00Z`);
     // 83 days + 8 h = 2,000 hours exactly
     expect([justEnough.status, justEnough.body.points.length]).toEqual([200, 2000]);
+    // Long before the fine-grain cutoff (answered in weeks), a day range still counts its days:
+    // 2020-01-01 + 2,000 days = 2025-06-23; one day more is 2,001 day buckets.
+    const oldDays = await get(utc, `/metrics/sessions/trend?grain=day&from=2020-01-01T00:00:00Z&to=2025-06-24T00:00:00Z`);
+    expect([oldDays.status, oldDays.body.errors?.[0].field]).toEqual([400, 'from']);
+    const oldDaysJustEnough = await get(utc, `/metrics/sessions/trend?grain=day&from=2020-01-01T00:00:00Z&to=2025-06-23T00:00:00Z`);
+    expect(oldDaysJustEnough.status).toBe(200);
+    expect(oldDaysJustEnough.body.points.every((p: { grain: string }) => p.grain === 'week')).toBe(true);
     const limit = await get(utc, `/metrics/sessions/breakdown?dimension=entry_page&limit=1001`);
     expect(limit.status).toBe(400);
     expect(limit.body.errors[0].field).toBe('limit');
@@ -211,6 +247,10 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
     expect([order.status, order.body.errors[0].field]).toEqual([400, 'to']);
     const badCursor = await get(utc, `/metrics/sessions/drilldown?entityType=session&cursor=xyz`);
     expect([badCursor.status, badCursor.body.errors[0].field]).toEqual([400, 'cursor']);
+    // decodes to a two-part key, but neither part is what this API puts there
+    const forged = Buffer.from(JSON.stringify(['nope', 'nope'])).toString('base64url');
+    const forgedCursor = await get(utc, `/metrics/sessions/drilldown?entityType=session&cursor=${forged}`);
+    expect([forgedCursor.status, forgedCursor.body.errors[0].field]).toEqual([400, 'cursor']);
     const noKey = await t.request({ url: `/v1/projects/${utc.id}/metrics`, key: null });
     expect(noKey.status).toBe(401);
     const ingestKey = await t.request({ url: `/v1/projects/${utc.id}/metrics`, key: utc.keys.ingest });

@@ -4,7 +4,15 @@ import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { createSession } from '../factories/sessions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-const SESSION_KEYS = ['sessions', 'completed_sessions', 'bounce_rate', 'conversion_rate', 'avg_duration_seconds', 'median_duration_seconds', 'pages_per_session'];
+const SESSION_KEYS = [
+  'sessions',
+  'completed_sessions',
+  'bounce_rate',
+  'conversion_rate',
+  'avg_duration_seconds',
+  'median_duration_seconds',
+  'pages_per_session',
+];
 const LIVE_SESSION_FIELDS: Record<string, string> = {
   sessions: 'sessions',
   completed_sessions: 'completedSessions',
@@ -37,10 +45,26 @@ describe('metrics trend: buckets, gap filling and equality with the live stats e
     // S1 03-02 10:00, / → /a, 60 s; S2 03-02 10:30, / + conversion, 30 s (bounce); S3 03-02 23:59:59, /b alone (bounce, no duration);
     // S4 03-04 01:00, two signals, 120 s, no pageview; S5 active, 03-04 01:30, /c then /d, 10 s.
     await createSession(t, utc.id, { sessionId: 'S1', base: new Date('2026-03-02T10:00:00Z'), events: [page('/', 0), page('/a', 60)] });
-    await createSession(t, utc.id, { sessionId: 'S2', base: new Date('2026-03-02T10:30:00Z'), events: [page('/', 0), { type: 'conversion', at: 30 }] });
+    await createSession(t, utc.id, {
+      sessionId: 'S2',
+      base: new Date('2026-03-02T10:30:00Z'),
+      events: [page('/', 0), { type: 'conversion', at: 30 }],
+    });
     await createSession(t, utc.id, { sessionId: 'S3', base: new Date('2026-03-02T23:59:59Z'), events: [page('/b', 0)] });
-    await createSession(t, utc.id, { sessionId: 'S4', base: new Date('2026-03-04T01:00:00Z'), events: [{ type: 'signal', at: 0 }, { type: 'signal', at: 120 }] });
-    await createSession(t, utc.id, { sessionId: 'S5', base: new Date('2026-03-04T01:30:00Z'), events: [page('/c', 0), page('/d', 10)], status: 'active' });
+    await createSession(t, utc.id, {
+      sessionId: 'S4',
+      base: new Date('2026-03-04T01:00:00Z'),
+      events: [
+        { type: 'signal', at: 0 },
+        { type: 'signal', at: 120 },
+      ],
+    });
+    await createSession(t, utc.id, {
+      sessionId: 'S5',
+      base: new Date('2026-03-04T01:30:00Z'),
+      events: [page('/c', 0), page('/d', 10)],
+      status: 'active',
+    });
     await insertSessionMetrics(t, utc.id, 'S1', { timeToFirstDraftMs: 1000, completionRate: 1, confirmationRate: 0.5, signalDensity: 2 });
     await insertSessionMetrics(t, utc.id, 'S2', { timeToFirstDraftMs: 3000, completionRate: 0, signalDensity: 1, dropOffStep: 'details' });
     await insertSessionMetrics(t, utc.id, 'S4', { signalDensity: 1 });
@@ -52,7 +76,8 @@ describe('metrics trend: buckets, gap filling and equality with the live stats e
 
   it('writes UTC day points by hand-computed definitions and fills gaps (0 for counts, null for rates)', async () => {
     const range = 'grain=day&from=2026-03-02T00:00:00Z&to=2026-03-05T00:00:00Z';
-    const values = async (key: string) => (await get(utc, `/metrics/${key}/trend?${range}`)).body.points.map((p: { value: number | null }) => p.value);
+    const values = async (key: string) =>
+      (await get(utc, `/metrics/${key}/trend?${range}`)).body.points.map((p: { value: number | null }) => p.value);
     const sessions = await get(utc, `/metrics/sessions/trend?${range}`);
     expect(sessions.status).toBe(200);
     expect(sessions.body).toMatchObject({ metricKey: 'sessions', grain: 'day', timezone: 'UTC', computedAt: '2026-03-10T12:00:00.000Z' });
@@ -129,6 +154,33 @@ describe('metrics trend: buckets, gap filling and equality with the live stats e
     // both say 1, 0, 1
     expect(trend.body.points.map((p: { value: number }) => p.value)).toEqual([1, 0, 1]);
     expect(liveSeries).toContain('kpi.onboarding.step_1_completed');
+  });
+
+  it('forgets what it counted of a deleted project on the next run', async () => {
+    const gone = await createProject(t, { name: 'gone' });
+    await createSession(t, gone.id, { sessionId: 'G1', base: new Date('2026-03-03T10:00:00Z'), events: [page('/', 0), page('/a', 5)] });
+    await insertKpiEvent(t, gone.id, { kpiId: 'kpi.onboarding.step_1_completed', occurredAt: '2026-03-03T11:00:00Z' });
+    await computeMetrics(t);
+    const counted = `SELECT source, count(*)::int AS n FROM metrics_source_state WHERE project_id = $1 GROUP BY source ORDER BY source`;
+    expect(await t.sql(counted, [gone.id])).toEqual([
+      { source: 'kpi_event', n: 1 },
+      { source: 'session', n: 1 },
+    ]);
+    await t.sql(`DELETE FROM projects WHERE id = $1`, [gone.id]);
+    const run = await computeMetrics(t);
+    expect(run).toMatchObject({ sessionsChanged: 1, kpiEventsChanged: 1, buckets: 0 });
+    expect(await t.sql(counted, [gone.id])).toEqual([]);
+    const utcDays = await get(utc, '/metrics/sessions/trend?grain=day&from=2026-03-02T00:00:00Z&to=2026-03-05T00:00:00Z');
+    expect(utcDays.body.points.map((p: { value: number }) => p.value)).toEqual([3, 0, 2]);
+  });
+
+  it('lists only the completed sessions behind completed_sessions, every session behind sessions', async () => {
+    // 03-04: S4 completed, S5 active
+    const range = 'entityType=session&from=2026-03-04T00:00:00Z&to=2026-03-05T00:00:00Z';
+    const refs = async (metric: string) =>
+      (await get(utc, `/metrics/${metric}/drilldown?${range}`)).body.data.map((d: { referenceId: string }) => d.referenceId).sort();
+    expect(await refs('completed_sessions')).toEqual(['S4']);
+    expect(await refs('sessions')).toEqual(['S4', 'S5']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/cursor.js';
@@ -10,7 +10,10 @@ export class MetricDefinitionDto {
   @ApiProperty({ enum: ['count', 'ratio', 'seconds', 'milliseconds', 'signals_per_minute', 'pages'] }) unit!: string;
   @ApiProperty({ enum: ['sessions', 'session_metrics', 'kpi_events'] }) source!: string;
   @ApiProperty({ description: 'How the value is computed' }) computation!: string;
-  @ApiProperty({ enum: ['count', 'rate', 'mean', 'percentile'], description: 'How values of buckets combine: counts, rates and means from their components; percentiles do not' })
+  @ApiProperty({
+    enum: ['count', 'rate', 'mean', 'percentile'],
+    description: 'How values of buckets combine: counts, rates and means from their components; percentiles do not',
+  })
   kind!: string;
   @ApiProperty({ enum: TIME_GRAINS, isArray: true }) grains!: string[];
   @ApiProperty({ enum: BREAKDOWN_DIMENSIONS, isArray: true }) breakdownDimensions!: string[];
@@ -34,8 +37,7 @@ export class MetricsSummaryDto {
   @ApiProperty({ type: Object, nullable: true, description: 'Always null for now (no phase/milestone filters)' }) scope!: unknown;
   @ApiProperty({
     type: Object,
-    description:
-      'windows["24h"|"7d"|"30d"]: { from, to, previousFrom, previousTo, metrics: { <key>: { value, previous, change, changeRatio } } }',
+    description: 'windows["24h"|"7d"|"30d"]: { from, to, previousFrom, previousTo, metrics: { <key>: { value, previous, change, changeRatio } } }',
   })
   payload!: Record<string, unknown>;
 }
@@ -102,21 +104,11 @@ export class BreakdownDto {
   @ApiProperty({ type: BreakdownItemDto, isArray: true }) data!: BreakdownItemDto[];
 }
 
-export class DrilldownQueryDto extends PageQueryDto {
+export class DrilldownQueryDto extends IntersectionType(PageQueryDto, MetricRangeQueryDto) {
   @ApiProperty({ enum: DRILLDOWN_ENTITY_TYPES, description: 'One of the metric’s drilldownEntityTypes' })
   @IsString()
   @MaxLength(64)
   entityType!: string;
-
-  @ApiPropertyOptional({ format: 'date-time', description: 'Inclusive start (default: to − 30 days)' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  from?: string;
-
-  @ApiPropertyOptional({ format: 'date-time', description: 'Exclusive end (default: now)' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  to?: string;
 }
 
 export class DrilldownItemDto {

@@ -1,0 +1,77 @@
+import { FixedClock } from '../../src/common/clock/clock.js';
+import { computeMetrics } from '../factories/metrics.js';
+import { createProject, type ProjectFixture } from '../factories/projects.js';
+import { createSession } from '../factories/sessions.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const page = (path: string, at: number) => ({ type: 'pageview', url: `https://shop.example${path}`, at });
+const points = (res: { body: { points: { bucket: string; grain: string; value: number | null }[] } }) =>
+  res.body.points.map((p) => [p.bucket, p.grain, p.value]);
+
+// Europe/Berlin in 2026: spring forward on 03-29 at 01:00Z (02:00 CET → 03:00 CEST), fall back on
+// 10-25 at 01:00Z (03:00 CEST → 02:00 CET, so local 02:00–03:00 happens twice).
+describe('metrics read model: hour buckets on daylight-saving days', () => {
+  const clock = new FixedClock(new Date('2026-11-01T12:00:00Z'));
+  let t: TestApp;
+  let berlin: ProjectFixture;
+  const trend = (query: string) => t.request({ url: `/v1/projects/${berlin.id}/metrics/sessions/trend?${query}`, key: berlin.keys.read });
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    berlin = await createProject(t, { name: 'berlin', timezone: 'Europe/Berlin' });
+    // spring: 00:30Z is 01:30 CET, 01:30Z is 03:30 CEST (the local 02:00 hour does not exist)
+    await createSession(t, berlin.id, { sessionId: 'S1', base: new Date('2026-03-29T00:30:00Z'), events: [page('/', 0)] });
+    await createSession(t, berlin.id, { sessionId: 'S2', base: new Date('2026-03-29T01:30:00Z'), events: [page('/', 0)] });
+    // autumn: 23:30Z is 01:30 CEST, 00:30Z is the first 02:30 (CEST), 01:30Z the second 02:30 (CET)
+    await createSession(t, berlin.id, { sessionId: 'F0', base: new Date('2026-10-24T23:30:00Z'), events: [page('/', 0)] });
+    await createSession(t, berlin.id, { sessionId: 'F1', base: new Date('2026-10-25T00:30:00Z'), events: [page('/', 0)] });
+    await createSession(t, berlin.id, { sessionId: 'F2', base: new Date('2026-10-25T01:30:00Z'), events: [page('/', 0)] });
+    await computeMetrics(t);
+  });
+  afterAll(() => t.close());
+
+  it('gives the fall-back day 25 hour buckets, the repeated local hour twice', async () => {
+    clock.set('2026-11-01T12:00:00Z');
+    const around = await trend('grain=hour&from=2026-10-24T23:00:00Z&to=2026-10-25T02:00:00Z');
+    expect(points(around)).toEqual([
+      ['2026-10-24T23:00:00.000Z', 'hour', 1],
+      ['2026-10-25T00:00:00.000Z', 'hour', 1],
+      ['2026-10-25T01:00:00.000Z', 'hour', 1],
+    ]);
+    // the local day 10-25 is [10-24T22:00Z, 10-25T23:00Z): 25 hours
+    const day = await trend('grain=hour&from=2026-10-24T22:00:00Z&to=2026-10-25T23:00:00Z');
+    expect(day.body.points).toHaveLength(25);
+    expect(day.body.points[24].bucket).toBe('2026-10-25T22:00:00.000Z');
+    const days = await trend('grain=day&from=2026-10-24T22:00:00Z&to=2026-10-25T23:00:00Z');
+    expect(points(days)).toEqual([['2026-10-24T22:00:00.000Z', 'day', 3]]);
+  });
+
+  it('gives the spring-forward day 23 hour buckets, none repeated', async () => {
+    clock.set('2026-04-05T12:00:00Z'); // within 90 days, so hours are not answered as weeks
+    const around = await trend('grain=hour&from=2026-03-29T00:00:00Z&to=2026-03-29T03:00:00Z');
+    expect(points(around)).toEqual([
+      ['2026-03-29T00:00:00.000Z', 'hour', 1],
+      ['2026-03-29T01:00:00.000Z', 'hour', 1],
+      ['2026-03-29T02:00:00.000Z', 'hour', 0],
+    ]);
+    // the local day 03-29 is [03-28T23:00Z, 03-29T22:00Z): 23 hours
+    const day = await trend('grain=hour&from=2026-03-28T23:00:00Z&to=2026-03-29T22:00:00Z');
+    expect(day.body.points).toHaveLength(23);
+    expect(new Set(day.body.points.map((p: { bucket: string }) => p.bucket)).size).toBe(23);
+  });
+
+  it('stores one hour point per absolute hour', async () => {
+    const rows = await t.sql(
+      `SELECT time_bucket, value_numeric FROM metrics_trend_point
+       WHERE project_id = $1 AND metric_key = 'sessions' AND time_grain = 'hour' ORDER BY time_bucket`,
+      [berlin.id],
+    );
+    expect(rows.map((r: { time_bucket: Date; value_numeric: number }) => [r.time_bucket.toISOString(), r.value_numeric])).toEqual([
+      ['2026-03-29T00:00:00.000Z', 1],
+      ['2026-03-29T01:00:00.000Z', 1],
+      ['2026-10-24T23:00:00.000Z', 1],
+      ['2026-10-25T00:00:00.000Z', 1],
+      ['2026-10-25T01:00:00.000Z', 1],
+    ]);
+  });
+});

@@ -1,9 +1,5 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import {
-  SessionCompletionPublisher,
-  type CompletedSession,
-  type SessionCompletionListener,
-} from '../sessions/session-completion.publisher.js';
+import { SessionCompletionPublisher, type CompletedSession, type SessionCompletionListener } from '../sessions/session-completion.publisher.js';
 import { SessionMetricsService } from './session-metrics.service.js';
 
 /**

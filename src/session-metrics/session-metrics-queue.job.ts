@@ -21,10 +21,13 @@ export class SessionMetricsQueueJob implements OnModuleInit {
     this.queue.defineQueue<SessionMetricsJobData>({
       name: SESSION_METRICS_QUEUE,
       attempts: 3,
-      // Four jobs per fetch, fetched back to back while a backlog lasts (a sweep or a big
+      // Two jobs per fetch, fetched back to back while a backlog lasts (a sweep or a big
       // aggregation run hands on thousands of sessions at once); polling only when it runs dry.
-      batchSize: 4,
+      // Not more: a worker works its fetch one job after the other, so at the end of a backlog
+      // the others sit idle while the last one still holds up to batchSize - 1 unstarted jobs.
+      batchSize: 2,
       burst: true,
+      notify: true,
       localConcurrency: this.config.sessionMetrics.concurrency,
       handler: async (item) => {
         await this.processor.processQueued(item);

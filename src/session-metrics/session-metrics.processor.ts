@@ -8,12 +8,7 @@ import type { ErrorCode } from '../common/errors/error-catalogue.js';
 import { MetricsRegistry } from '../common/observability/metrics.registry.js';
 import { PermanentJobError, type QueueItem } from '../common/queue/queue.service.js';
 import { isValidSessionId, UUID_PATTERN, type SessionMetricsJobData } from './session-metrics.constants.js';
-import {
-  SessionMetricsRepository,
-  type ComputedSessionMetrics,
-  type NewPipelineRun,
-  type SessionForMetrics,
-} from './session-metrics.repository.js';
+import { SessionMetricsRepository, type ComputedSessionMetrics, type NewPipelineRun, type SessionForMetrics } from './session-metrics.repository.js';
 import { SessionMetricsVerifier } from './session-metrics.verifier.js';
 
 export interface PipelineFailure {
@@ -74,7 +69,13 @@ export class SessionMetricsProcessor {
    */
   async processQueued(item: QueueItem<SessionMetricsJobData>): Promise<PipelineBatchResult> {
     const data = item.data as Partial<SessionMetricsJobData> | null;
-    if (!data || typeof data.projectId !== 'string' || !UUID_PATTERN.test(data.projectId) || !Array.isArray(data.sessionIds) || data.sessionIds.length === 0) {
+    if (
+      !data ||
+      typeof data.projectId !== 'string' ||
+      !UUID_PATTERN.test(data.projectId) ||
+      !Array.isArray(data.sessionIds) ||
+      data.sessionIds.length === 0
+    ) {
       this.logger.error({ jobId: item.id, data }, 'session metrics job without a project id or session ids; dead-lettered');
       throw new PermanentJobError('SESSION_ID_INVALID', 'The job names no project or no session ids');
     }
@@ -110,6 +111,7 @@ export class SessionMetricsProcessor {
     let result: PipelineBatchResult;
     try {
       result = await this.repository.transaction(async (tx) => {
+        await this.repository.configureBatch(tx, { asyncCommit: jobId !== null });
         // Step 2: load (and lock) the sessions.
         const sessions = new Map((await this.repository.lockSessions(tx, projectId, sessionIds)).map((s) => [s.sessionId, s]));
         const skipped: string[] = [];
@@ -131,11 +133,18 @@ export class SessionMetricsProcessor {
           else good.push(row);
         }
 
-        // Step 4: persist.
+        // Step 4: persist. A session another worker stored while this one waited for its lock
+        // is not written again: it joins the skipped ones.
+        let stored: ComputedSessionMetrics[];
         try {
-          await this.repository.upsertMetrics(tx, projectId, good, computedAt);
+          const written = new Set(await this.repository.upsertMetrics(tx, projectId, good, computedAt, input.force));
+          stored = good.filter((r) => written.has(r.sessionId));
+          skipped.push(...good.filter((r) => !written.has(r.sessionId)).map((r) => r.sessionId));
         } catch (cause) {
-          this.logger.error({ err: cause, projectId, sessionIds: good.map((r) => r.sessionId), attempt, jobId }, 'session metrics could not be stored');
+          this.logger.error(
+            { err: cause, projectId, sessionIds: good.map((r) => r.sessionId), attempt, jobId },
+            'session metrics could not be stored',
+          );
           throw new AppError('METRICS_PERSIST_FAILED', `Storing metrics of ${good.length} session(s) failed: ${(cause as Error).message}`, { cause });
         }
 
@@ -143,8 +152,10 @@ export class SessionMetricsProcessor {
         const finishedAt = this.clock.now();
         const durationMs = Math.max(0, Math.round(performance.now() - started));
         const runs: NewPipelineRun[] = [
-          ...good.map((r) => run(r.sessionId, null, { attempt, jobId, startedAt, finishedAt, durationMs })),
-          ...failed.filter((f) => typeof f.sessionId === 'string').map((f) => run(f.sessionId as string, f.error, { attempt, jobId, startedAt, finishedAt, durationMs })),
+          ...stored.map((r) => run(r.sessionId, null, { attempt, jobId, startedAt, finishedAt, durationMs })),
+          ...failed
+            .filter((f) => typeof f.sessionId === 'string')
+            .map((f) => run(f.sessionId as string, f.error, { attempt, jobId, startedAt, finishedAt, durationMs })),
         ];
         try {
           await this.repository.insertRuns(projectId, runs, tx);
@@ -152,8 +163,12 @@ export class SessionMetricsProcessor {
           this.logger.error({ err: cause, projectId, sessionIds, attempt, jobId }, 'metrics pipeline runs could not be recorded');
           throw new AppError('PIPELINE_RUN_RECORD_FAILED', `Recording ${runs.length} pipeline run(s) failed: ${(cause as Error).message}`, { cause });
         }
-        await this.recordOperationalMetrics(tx, durationMs, failed.map((f) => f.error.code));
-        return { stored: new Map(good.map((r) => [r.sessionId, { ...r, computedAt }])), skipped, failed };
+        await this.recordOperationalMetrics(
+          tx,
+          durationMs,
+          failed.map((f) => f.error.code),
+        );
+        return { stored: new Map(stored.map((r) => [r.sessionId, { ...r, computedAt }])), skipped, failed };
       });
     } catch (caught) {
       const error = caught instanceof AppError ? caught : new AppError('INTERNAL_ERROR', (caught as Error).message, { cause: caught });
@@ -162,10 +177,14 @@ export class SessionMetricsProcessor {
     }
 
     const durationMs = Math.round(performance.now() - started);
-    for (const sessionId of result.stored.keys()) this.itemFinished({ projectId, sessionId, status: 'succeeded', errorCode: null, attempt, durationMs });
+    for (const sessionId of result.stored.keys())
+      this.itemFinished({ projectId, sessionId, status: 'succeeded', errorCode: null, attempt, durationMs });
     for (const sessionId of result.skipped) this.itemFinished({ projectId, sessionId, status: 'skipped', errorCode: null, attempt, durationMs });
     for (const f of result.failed) {
-      this.logger.warn({ projectId, sessionId: f.sessionId, code: f.error.code, detail: f.error.message, attempt, jobId }, 'session metrics not computed');
+      this.logger.warn(
+        { projectId, sessionId: f.sessionId, code: f.error.code, detail: f.error.message, attempt, jobId },
+        'session metrics not computed',
+      );
       this.itemFinished({ projectId, sessionId: String(f.sessionId), status: 'failed', errorCode: f.error.code, attempt, durationMs });
     }
     this.logger.log(
@@ -203,11 +222,18 @@ export class SessionMetricsProcessor {
           sessionIds.map((id) => run(id, error, { attempt: at.attempt, jobId: at.jobId, startedAt: at.startedAt, finishedAt, durationMs })),
           tx,
         );
-        await this.recordOperationalMetrics(tx, durationMs, sessionIds.map(() => error.code));
+        await this.recordOperationalMetrics(
+          tx,
+          durationMs,
+          sessionIds.map(() => error.code),
+        );
       });
     } catch (cause) {
       // Logged, not thrown: the attempt's own error is what the queue must see and retry on.
-      this.logger.error({ err: cause, code: 'PIPELINE_RUN_RECORD_FAILED', projectId, sessionIds, attempt: at.attempt }, 'failed metrics attempt could not be recorded');
+      this.logger.error(
+        { err: cause, code: 'PIPELINE_RUN_RECORD_FAILED', projectId, sessionIds, attempt: at.attempt },
+        'failed metrics attempt could not be recorded',
+      );
       this.metrics.errors.inc({ actor: 'session-metrics', code: 'PIPELINE_RUN_RECORD_FAILED' });
     }
     for (const sessionId of sessionIds) {

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { measureValueSql, type Measure } from '../common/database/measures.js';
-import { queryOne, queryRows, type Db } from '../common/database/sql.js';
+import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
+import { uuidV7 } from '../common/database/uuid-v7.js';
 
 /** The session as the pipeline loads it (sessions row + the stamp of its stored metrics, if any). */
 export interface SessionForMetrics {
@@ -86,7 +87,7 @@ WITH s AS (
 e AS (
   SELECT e.session_id, e.type, e.name, e.occurred_at, e.seq
   FROM tracking_events e
-  JOIN s ON s.project_id = e.project_id AND s.session_id = e.session_id
+  WHERE e.project_id = $1 AND e.session_id = ANY($2::text[])
 ),
 counts AS (
   SELECT session_id,
@@ -154,12 +155,10 @@ FROM m`;
  * groups by time bucket (and drop-off step) with the very same select list. Means are over sessions
  * where the metric is not null; the drop-off rate is over completed sessions with metrics.
  */
-export const SESSION_METRICS_COMPONENTS = `
+export const SESSION_METRICS_ADDITIVE_COMPONENTS = `
   count(*)::int                                                                  AS sessions,
   count(m.time_to_first_draft_ms)::int                                           AS with_draft,
   sum(m.time_to_first_draft_ms)                                                  AS draft_ms_sum,
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)          AS draft_ms_p50,
-  percentile_cont(0.9) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)          AS draft_ms_p90,
   count(m.completion_rate)::int                                                  AS completion_count,
   sum(m.completion_rate)                                                         AS completion_sum,
   count(m.confirmation_rate)::int                                                AS confirmation_count,
@@ -167,6 +166,13 @@ export const SESSION_METRICS_COMPONENTS = `
   count(m.signal_density)::int                                                   AS signal_count,
   sum(m.signal_density)                                                          AS signal_sum,
   (count(*) FILTER (WHERE m.dropped_off))::int                                   AS dropped`;
+
+/** The components that are not additive (computed per group from its rows). */
+export const SESSION_METRICS_PERCENTILE_COMPONENTS = `
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)          AS draft_ms_p50,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)          AS draft_ms_p90`;
+
+export const SESSION_METRICS_COMPONENTS = `${SESSION_METRICS_ADDITIVE_COMPONENTS},${SESSION_METRICS_PERCENTILE_COMPONENTS}`;
 
 /** The sessions a session-metrics group is made of: completed sessions with stored metrics. */
 export const SESSION_METRICS_FROM = `session_metrics m
@@ -182,12 +188,12 @@ export const SESSION_METRICS_MEASURES = {
   drop_off_rate: { kind: 'rate', numerator: 'dropped', denominator: 'sessions' },
 } as const satisfies Record<string, Measure>;
 
-/** The stats over a range: $1 project id, $2 from (inclusive), $3 to (exclusive) on sessions.started_at. */
+/** The stats over a range: $1 project id, $2 from (inclusive), $3 to (exclusive) on sessions.started_at; either bound may be null. */
 export const SESSION_METRICS_STATS_SQL = `
 WITH c AS (
   SELECT ${SESSION_METRICS_COMPONENTS}
   FROM ${SESSION_METRICS_FROM}
-  WHERE m.project_id = $1 AND s.started_at >= $2 AND s.started_at < $3
+  WHERE m.project_id = $1 AND ($2::timestamptz IS NULL OR s.started_at >= $2) AND ($3::timestamptz IS NULL OR s.started_at < $3)
 )
 SELECT sessions                                                                       AS "sessions",
        with_draft                                                                     AS "sessionsWithDraft",
@@ -217,28 +223,42 @@ export class SessionMetricsRepository {
   }
 
   /**
-   * Locks the sessions of a batch (in id order, so overlapping batches cannot deadlock) until the
-   * transaction ends, then loads them. A second worker holding the same session waits here, then
-   * sees the metrics the first one stored and skips it: a session is never computed twice at once.
-   * Two statements on purpose: after waiting for a lock, READ COMMITTED re-reads only the locked
-   * row, not the joined metrics row, so the load must take its snapshot after the lock is held.
+   * Settings of a batch's transaction (this transaction only), in one round trip:
+   * - Every statement of a batch looks its sessions up by id (lock, load, events, stamp). Index
+   *   lookups are what they need whatever the table sizes, but for a batch of hundreds of ids the
+   *   planner costs a sequential scan of all of a project's sessions as cheaper: every batch then
+   *   read every session, and a 100,000-session hand-off cost O(N²). So no sequential scans.
+   * - `asyncCommit`: the commit does not wait for its WAL flush. Only for a queued job: the
+   *   queue marks the job completed afterwards in a synchronous commit, and WAL is flushed in
+   *   order, so the job is never recorded done while its metrics could still be lost; a crash
+   *   before that loses both and the job runs again.
    */
-  async lockSessions(tx: Db, projectId: string, sessionIds: string[]): Promise<SessionForMetrics[]> {
-    await queryRows(
-      tx,
-      `SELECT session_id FROM sessions WHERE project_id = $1 AND session_id = ANY($2::text[])
-       ORDER BY session_id FOR NO KEY UPDATE`,
-      [projectId, sessionIds],
-    );
+  async configureBatch(tx: Db, options: { asyncCommit: boolean }): Promise<void> {
+    await execute(tx, `SELECT set_config('enable_seqscan', 'off', true), set_config('synchronous_commit', $1, true)`, [
+      options.asyncCommit ? 'off' : 'on',
+    ]);
+  }
+
+  /**
+   * Locks the sessions of a batch (in id order, so overlapping batches cannot deadlock) until the
+   * transaction ends, and loads them in the same statement. A second worker holding the same
+   * session waits here; it then gets the session row as it is now (READ COMMITTED re-reads a
+   * locked row), but `metricsCurrent` from its snapshot taken before the wait, which may miss the
+   * metrics the first worker just stored. So `metricsCurrent` can be falsely false, never falsely
+   * true (a stored stamp only grows), and the upsert settles it: see {@link upsertMetrics}.
+   */
+  lockSessions(tx: Db, projectId: string, sessionIds: string[]): Promise<SessionForMetrics[]> {
     return queryRows(
       tx,
       `SELECT s.session_id AS "sessionId", s.status, s.started_at AS "startedAt", s.ended_at AS "endedAt",
               s.duration_seconds AS "durationSeconds", s.event_count AS "eventCount", s.converted,
               s.aggregated_at AS "aggregatedAt",
-              coalesce(m.session_aggregated_at >= s.aggregated_at, false) AS "metricsCurrent"
+              coalesce((SELECT m.session_aggregated_at >= s.aggregated_at
+                        FROM session_metrics m WHERE m.project_id = s.project_id AND m.session_id = s.session_id), false) AS "metricsCurrent"
        FROM sessions s
-       LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
-       WHERE s.project_id = $1 AND s.session_id = ANY($2::text[])`,
+       WHERE s.project_id = $1 AND s.session_id = ANY($2::text[])
+       ORDER BY s.session_id
+       FOR NO KEY UPDATE OF s`,
       [projectId, sessionIds],
     );
   }
@@ -248,18 +268,26 @@ export class SessionMetricsRepository {
     return queryRows(db, SESSION_METRICS_SQL, [projectId, sessionIds]);
   }
 
-  /** Inserts or replaces the metrics rows of one project's sessions, in one statement. */
-  async upsertMetrics(tx: Db, projectId: string, rows: ComputedSessionMetrics[], computedAt: Date): Promise<void> {
-    if (rows.length === 0) return;
-    await queryRows(
+  /**
+   * Inserts or replaces the metrics rows of one project's sessions, in one statement, and answers
+   * the ids it wrote. Unless `force`, a stored row computed from the same (or a later) aggregation
+   * of its session is left alone: ON CONFLICT compares against the latest committed row, so a
+   * worker that waited for another's lock, and computed a session the other had just stored,
+   * writes nothing for it (and the caller records no run): each session is processed once.
+   */
+  async upsertMetrics(tx: Db, projectId: string, rows: ComputedSessionMetrics[], computedAt: Date, force: boolean): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const written = await queryRows<{ sessionId: string }>(
       tx,
       `INSERT INTO session_metrics (project_id, session_id, time_to_first_draft_ms, completion_rate, confirmation_rate,
                                     signal_density, dropped_off, drop_off_step, session_aggregated_at, computed_at)
-       SELECT $1, r.session_id, r.ttfd, r.completion, r.confirmation, r.density, r.dropped, r.step, s.aggregated_at, $9
+       SELECT $1, r.session_id, r.ttfd, r.completion, r.confirmation, r.density, r.dropped, r.step,
+              -- the stamp comes from the (locked) sessions row itself: a round trip through JS would
+              -- cut it to ms. A scalar subquery, so it is one index lookup per row whatever the
+              -- planner believes about the sizes (a join hashed every session of the project).
+              (SELECT s.aggregated_at FROM sessions s WHERE s.project_id = $1 AND s.session_id = r.session_id), $9
        FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::boolean[], $8::text[])
             AS r(session_id, ttfd, completion, confirmation, density, dropped, step)
-       -- the stamp comes from the (locked) sessions row itself: a round trip through JS would cut it to ms
-       JOIN sessions s ON s.project_id = $1 AND s.session_id = r.session_id
        ON CONFLICT (project_id, session_id) DO UPDATE SET
          time_to_first_draft_ms = EXCLUDED.time_to_first_draft_ms,
          completion_rate        = EXCLUDED.completion_rate,
@@ -268,7 +296,9 @@ export class SessionMetricsRepository {
          dropped_off            = EXCLUDED.dropped_off,
          drop_off_step          = EXCLUDED.drop_off_step,
          session_aggregated_at  = EXCLUDED.session_aggregated_at,
-         computed_at            = EXCLUDED.computed_at`,
+         computed_at            = EXCLUDED.computed_at
+       WHERE $10 OR session_metrics.session_aggregated_at < EXCLUDED.session_aggregated_at
+       RETURNING session_id AS "sessionId"`,
       [
         projectId,
         rows.map((r) => r.sessionId),
@@ -279,21 +309,27 @@ export class SessionMetricsRepository {
         rows.map((r) => r.droppedOff),
         rows.map((r) => r.dropOffStep),
         computedAt,
+        force,
       ],
     );
+    return written.map((r) => r.sessionId);
   }
 
-  /** Records attempts; inside the attempt's transaction (`db` = tx) or on their own. */
+  /**
+   * Records attempts; inside the attempt's transaction (`db` = tx) or on their own. Ids are
+   * time-ordered (v7) rather than the column's random default: a batch's hundreds of rows then
+   * append to the primary key instead of dirtying a page of it per row.
+   */
   async insertRuns(projectId: string, runs: NewPipelineRun[], db: Db = this.db): Promise<void> {
     if (runs.length === 0) return;
     await queryRows(
       db,
-      `INSERT INTO pipeline_runs (project_id, session_id, status, error_code, error_message, attempt, job_id,
+      `INSERT INTO pipeline_runs (project_id, id, session_id, status, error_code, error_message, attempt, job_id,
                                   started_at, finished_at, duration_ms)
-       SELECT $1, r.session_id, r.status, r.error_code, r.error_message, r.attempt, r.job_id,
+       SELECT $1, r.id, r.session_id, r.status, r.error_code, r.error_message, r.attempt, r.job_id,
               date_trunc('milliseconds', r.started_at), date_trunc('milliseconds', r.finished_at), r.duration_ms
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[])
-            AS r(session_id, status, error_code, error_message, attempt, job_id, started_at, finished_at, duration_ms)`,
+       FROM unnest($11::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[])
+            AS r(id, session_id, status, error_code, error_message, attempt, job_id, started_at, finished_at, duration_ms)`,
       [
         projectId,
         runs.map((r) => r.sessionId),
@@ -305,15 +341,13 @@ export class SessionMetricsRepository {
         runs.map((r) => r.startedAt),
         runs.map((r) => r.finishedAt),
         runs.map((r) => r.durationMs),
+        runs.map((r) => uuidV7(r.startedAt.getTime())),
       ],
     );
   }
 
   findMetrics(projectId: string, sessionId: string): Promise<StoredSessionMetrics | undefined> {
-    return queryOne(this.db, `SELECT ${METRICS_COLUMNS} FROM session_metrics WHERE project_id = $1 AND session_id = $2`, [
-      projectId,
-      sessionId,
-    ]);
+    return queryOne(this.db, `SELECT ${METRICS_COLUMNS} FROM session_metrics WHERE project_id = $1 AND session_id = $2`, [projectId, sessionId]);
   }
 
   async sessionExists(projectId: string, sessionId: string): Promise<boolean> {
@@ -360,7 +394,7 @@ export class SessionMetricsRepository {
     );
   }
 
-  async stats(projectId: string, from: Date, to: Date): Promise<SessionMetricsStats> {
-    return (await queryOne<SessionMetricsStats>(this.db, SESSION_METRICS_STATS_SQL, [projectId, from, to]))!;
+  async stats(projectId: string, from: Date | undefined, to: Date | undefined): Promise<SessionMetricsStats> {
+    return (await queryOne<SessionMetricsStats>(this.db, SESSION_METRICS_STATS_SQL, [projectId, from ?? null, to ?? null]))!;
   }
 }

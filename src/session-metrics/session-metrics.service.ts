@@ -4,14 +4,10 @@ import type { AppConfig } from '../common/config/config.js';
 import { AppError } from '../common/errors/app-error.js';
 import { decodeCursor, toPage } from '../common/pagination/cursor.js';
 import { QueueService } from '../common/queue/queue.service.js';
+import { toDateRange } from '../sessions/date-range.js';
 import type { PipelineRunPageDto, PipelineRunsQueryDto, SessionMetricsDto, SessionMetricsStatsDto } from './dto/session-metrics.dto.js';
 import { SessionMetricsProcessor } from './session-metrics.processor.js';
-import {
-  isValidSessionId,
-  SESSION_METRICS_QUEUE,
-  UUID_PATTERN,
-  type SessionMetricsJobData,
-} from './session-metrics.constants.js';
+import { isValidSessionId, SESSION_METRICS_QUEUE, UUID_PATTERN, type SessionMetricsJobData } from './session-metrics.constants.js';
 import { SessionMetricsRepository, type PipelineRun, type StoredSessionMetrics } from './session-metrics.repository.js';
 
 /** Completed sessions the sweep reads per query. */
@@ -52,7 +48,9 @@ export class SessionMetricsService {
         extensions: { projectId, invalidSessionIds: bad.slice(0, 20) },
       });
     }
-    const unique = [...new Set(sessionIds)];
+    // Sorted, so a batch is a run of neighbouring ids: its lookups, locks and inserts touch
+    // neighbouring index pages instead of one page per session.
+    const unique = [...new Set(sessionIds)].sort();
     const jobs: SessionMetricsJobData[] = [];
     for (let i = 0; i < unique.length; i += this.config.sessionMetrics.batchSize) {
       jobs.push({ projectId, sessionIds: unique.slice(i, i + this.config.sessionMetrics.batchSize) });
@@ -107,22 +105,25 @@ export class SessionMetricsService {
   }
 
   async listRuns(projectId: string, query: PipelineRunsQueryDto): Promise<PipelineRunPageDto> {
-    const key = decodeCursor(query.cursor, 2);
+    const key = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const before = key ? { startedAt: String(key[0]), id: String(key[1]) } : undefined;
     const rows = await this.repository.listRuns(projectId, { status: query.status, sessionId: query.sessionId }, query.limit + 1, before);
     return toPage(rows, query.limit, toRunDto, (r) => [r.startedAt.toISOString(), r.id]);
   }
 
-  async stats(projectId: string, fromText: string, toText: string): Promise<SessionMetricsStatsDto> {
-    const from = new Date(fromText);
-    const to = new Date(toText);
-    if (!(from < to)) throw AppError.validation([{ field: 'to', message: 'to must be after from' }]);
+  async stats(projectId: string, fromText?: string, toText?: string): Promise<SessionMetricsStatsDto> {
+    const { from, to } = toDateRange(fromText, toText);
     const s = await this.repository.stats(projectId, from, to);
     return {
-      from: from.toISOString(),
-      to: to.toISOString(),
+      from: from?.toISOString() ?? null,
+      to: to?.toISOString() ?? null,
       sessions: s.sessions,
-      timeToFirstDraft: { sessions: s.sessionsWithDraft, avgMs: s.timeToFirstDraftAvgMs, p50Ms: s.timeToFirstDraftP50Ms, p90Ms: s.timeToFirstDraftP90Ms },
+      timeToFirstDraft: {
+        sessions: s.sessionsWithDraft,
+        avgMs: s.timeToFirstDraftAvgMs,
+        p50Ms: s.timeToFirstDraftP50Ms,
+        p90Ms: s.timeToFirstDraftP90Ms,
+      },
       completionRateMean: s.completionRateMean,
       confirmationRateMean: s.confirmationRateMean,
       signalDensityMean: s.signalDensityMean,

@@ -52,7 +52,13 @@ describe('session metrics: formulas (spec §3) through the recompute endpoint', 
       ev('draft_created', 100),
       pv(240),
     ]);
-    expect(m).toMatchObject({ timeToFirstDraftMs: 12500, confirmationRate: expect.closeTo(1 / 3, 10), signalDensity: 0.75, completionRate: null, droppedOff: false });
+    expect(m).toMatchObject({
+      timeToFirstDraftMs: 12500,
+      confirmationRate: expect.closeTo(1 / 3, 10),
+      signalDensity: 0.75,
+      completionRate: null,
+      droppedOff: false,
+    });
   });
 
   it('reports a confirmation rate above 1 as the plain ratio (not capped)', async () => {
@@ -113,7 +119,14 @@ describe('session metrics: formulas (spec §3) through the recompute endpoint', 
     expect(res.body).toEqual(stored);
     const runs = await t.request({ url: `/v1/projects/${p.id}/pipeline-runs?sessionId=read-back`, key: p.keys.read });
     expect(runs.body.data).toEqual([
-      expect.objectContaining({ sessionId: 'read-back', status: 'succeeded', errorCode: null, attempt: 1, jobId: null, durationMs: expect.any(Number) }),
+      expect.objectContaining({
+        sessionId: 'read-back',
+        status: 'succeeded',
+        errorCode: null,
+        attempt: 1,
+        jobId: null,
+        durationMs: expect.any(Number),
+      }),
     ]);
   });
 });
@@ -179,7 +192,13 @@ describe('session metrics: one definition for the batch and the single-session p
           const id = `prop-${n++}`;
           await createSession(t, p.id, { sessionId: id, events });
           ids.push(id);
-          expected.set(id, oracle(events, events.some((e) => e.type === 'conversion')));
+          expected.set(
+            id,
+            oracle(
+              events,
+              events.some((e) => e.type === 'conversion'),
+            ),
+          );
         }
         const batch = await repository.computeMetrics(t.dataSource, p.id, ids);
         expect(batch).toHaveLength(ids.length);
@@ -193,7 +212,10 @@ describe('session metrics: one definition for the batch and the single-session p
           if (want.confirmationRate === null) expect(row.confirmationRate).toBeNull();
           else expect(row.confirmationRate).toBeCloseTo(want.confirmationRate, 10);
           expect(row.signalDensity).toBeCloseTo(want.signalDensity, 10);
-          expect({ droppedOff: row.droppedOff, dropOffStep: row.dropOffStep }).toEqual({ droppedOff: want.droppedOff, dropOffStep: want.dropOffStep });
+          expect({ droppedOff: row.droppedOff, dropOffStep: row.dropOffStep }).toEqual({
+            droppedOff: want.droppedOff,
+            dropOffStep: want.dropOffStep,
+          });
         }
       }),
       { numRuns: 25 },

@@ -5,7 +5,6 @@ import { addLateEvents, createSession, type EventSpec } from '../factories/sessi
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { until } from '../support/wait.js';
 
-
 const ev = (type: string, at: number, name?: string): EventSpec => ({ type, at, name });
 const BASE = new Date('2026-03-02T10:00:00Z');
 const drafting = [ev('session_start', 0), ev('draft_created', 20), ev('draft_confirmed', 50), ev('signal', 60), ev('session_end', 120)];
@@ -25,7 +24,10 @@ describe('session metrics pipeline: errors of each step (recompute, single-sessi
   const stored = async (sessionId: string) =>
     (await t.sql(`SELECT count(*)::int AS n FROM session_metrics WHERE project_id = $1 AND session_id = $2`, [p.id, sessionId]))[0].n;
   const runs = (sessionId: string) =>
-    t.sql(`SELECT status, error_code, attempt FROM pipeline_runs WHERE project_id = $1 AND session_id = $2 ORDER BY started_at, attempt`, [p.id, sessionId]);
+    t.sql(`SELECT status, error_code, attempt FROM pipeline_runs WHERE project_id = $1 AND session_id = $2 ORDER BY started_at, attempt`, [
+      p.id,
+      sessionId,
+    ]);
 
   it('answers 404 SESSION_NOT_FOUND for an unknown session, stores nothing and records the failed run', async () => {
     const res = await recompute('nobody');
@@ -130,7 +132,10 @@ describe('session metrics pipeline: errors of each step (recompute, single-sessi
     expect(page1.status).toBe(200);
     expect(page1.body.data).toHaveLength(2);
     expect(page1.body.data.every((r: { status: string }) => r.status === 'failed')).toBe(true);
-    const page2 = await t.request({ url: `/v1/projects/${p.id}/pipeline-runs?status=failed&limit=2&cursor=${page1.body.nextCursor}`, key: p.keys.read });
+    const page2 = await t.request({
+      url: `/v1/projects/${p.id}/pipeline-runs?status=failed&limit=2&cursor=${page1.body.nextCursor}`,
+      key: p.keys.read,
+    });
     const ids = [...page1.body.data, ...page2.body.data].map((r: { id: string }) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
     const bad = await t.request({ url: `/v1/projects/${p.id}/pipeline-runs?status=maybe`, key: p.keys.read });
@@ -154,19 +159,42 @@ describe('session metrics stats', () => {
     await createSession(t, p.id, {
       sessionId: 'A',
       base: at('2026-03-02T00:00:00Z'),
-      events: [ev('session_start', 0), ev('draft_created', 10), ev('draft_confirmed', 20), ev('step_started', 30, 's1'), ev('step_completed', 40, 's1'), ev('step_started', 50, 's2'), ev('signal', 60), ev('signal', 120)],
+      events: [
+        ev('session_start', 0),
+        ev('draft_created', 10),
+        ev('draft_confirmed', 20),
+        ev('step_started', 30, 's1'),
+        ev('step_completed', 40, 's1'),
+        ev('step_started', 50, 's2'),
+        ev('signal', 60),
+        ev('signal', 120),
+      ],
     });
     // B: draft at 30 s, 0/2 confirmed, no steps, 0 signals over 1 min → 0
-    await createSession(t, p.id, { sessionId: 'B', base: at('2026-03-05T00:00:00Z'), events: [ev('pageview', 0), ev('draft_created', 30), ev('draft_created', 60)].map((e) => ({ ...e, url: e.type === 'pageview' ? 'https://x.test/' : undefined })) });
+    await createSession(t, p.id, {
+      sessionId: 'B',
+      base: at('2026-03-05T00:00:00Z'),
+      events: [ev('pageview', 0), ev('draft_created', 30), ev('draft_created', 60)].map((e) => ({
+        ...e,
+        url: e.type === 'pageview' ? 'https://x.test/' : undefined,
+      })),
+    });
     // C: no draft, steps 1/1, 0 signals over 30 s (floored to 1 min) → 0
-    await createSession(t, p.id, { sessionId: 'C', base: at('2026-03-09T00:00:00Z'), events: [ev('step_started', 0, 'x'), ev('step_completed', 30, 'x')] });
+    await createSession(t, p.id, {
+      sessionId: 'C',
+      base: at('2026-03-09T00:00:00Z'),
+      events: [ev('step_started', 0, 'x'), ev('step_completed', 30, 'x')],
+    });
     // D: started on `to` (excluded); E: active (no metrics)
     await createSession(t, p.id, { sessionId: 'D', base: at('2026-03-10T00:00:00Z'), events: [ev('draft_created', 0)] });
     await createSession(t, p.id, { sessionId: 'E', base: at('2026-03-03T00:00:00Z'), events: [ev('draft_created', 0)], status: 'active' });
     for (const id of ['A', 'B', 'C', 'D']) {
       expect((await t.request({ method: 'POST', url: `/v1/projects/${p.id}/sessions/${id}/metrics/recompute`, key: p.keys.admin })).status).toBe(200);
     }
-    const res = await t.request({ url: `/v1/projects/${p.id}/stats/session-metrics?from=2026-03-01T00:00:00Z&to=2026-03-10T00:00:00Z`, key: p.keys.read });
+    const res = await t.request({
+      url: `/v1/projects/${p.id}/stats/session-metrics?from=2026-03-01T00:00:00Z&to=2026-03-10T00:00:00Z`,
+      key: p.keys.read,
+    });
     expect(res.status).toBe(200);
     // ttfd: A 10000, B 30000 → avg 20000; p50 = 20000 (interpolated); p90 = 10000 + 0.9 × 20000 = 28000
     // completion: A 0.5, C 1 → 0.75. confirmation: A 1, B 0 → 0.5. density: A 1, B 0, C 0 → 1/3.
@@ -183,12 +211,38 @@ describe('session metrics stats', () => {
     });
   });
 
-  it('rejects a range that ends before it starts and a missing bound', async () => {
-    const back = await t.request({ url: `/v1/projects/${p.id}/stats/session-metrics?from=2026-03-10T00:00:00Z&to=2026-03-01T00:00:00Z`, key: p.keys.read });
+  it('reads range bounds written without an offset as UTC, not the server time zone', async () => {
+    // The sessions of the test above. [2026-03-09T00:00Z, 2026-03-10T00:00Z) holds C only (D starts on `to`).
+    const res = await t.request({
+      url: `/v1/projects/${p.id}/stats/session-metrics?from=2026-03-09T00:00:00&to=2026-03-10T00:00:00`,
+      key: p.keys.read,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ from: '2026-03-09T00:00:00.000Z', to: '2026-03-10T00:00:00.000Z', sessions: 1, completionRateMean: 1 });
+  });
+
+  it('rejects a range that ends before it starts', async () => {
+    const back = await t.request({
+      url: `/v1/projects/${p.id}/stats/session-metrics?from=2026-03-10T00:00:00Z&to=2026-03-01T00:00:00Z`,
+      key: p.keys.read,
+    });
     expect(back.status).toBe(400);
-    const missing = await t.request({ url: `/v1/projects/${p.id}/stats/session-metrics?from=2026-03-10T00:00:00Z`, key: p.keys.read });
-    expect(missing.status).toBe(400);
-    expect(missing.body.errors.map((e: { field: string }) => e.field)).toContain('to');
+    expect(back.body.errors.map((e: { field: string }) => e.field)).toEqual(['from']);
+  });
+
+  it('takes either bound alone, or none, as GET …/stats/sessions does', async () => {
+    const stats = async (query: string) => (await t.request({ url: `/v1/projects/${p.id}/stats/session-metrics${query}`, key: p.keys.read })).body;
+    // from 03-10 on: D only (one draft at its start: 0 ms)
+    expect(await stats('?from=2026-03-10T00:00:00Z')).toMatchObject({
+      from: '2026-03-10T00:00:00.000Z',
+      to: null,
+      sessions: 1,
+      timeToFirstDraft: { sessions: 1, avgMs: 0 },
+    });
+    // before 03-09: A and B
+    expect(await stats('?to=2026-03-09T00:00:00Z')).toMatchObject({ from: null, to: '2026-03-09T00:00:00.000Z', sessions: 2 });
+    // all completed sessions with metrics: A, B, C, D (E is active)
+    expect(await stats('')).toMatchObject({ from: null, to: null, sessions: 4 });
   });
 });
 
@@ -211,10 +265,16 @@ describe('session metrics pipeline: queue triggers, sweep and retries', () => {
     for (let i = 0; i < 7; i++) ids.push(await createSession(t, p.id, { events: drafting }));
     const service = t.get(SessionMetricsService);
     expect(await service.enqueueCompleted(p.id, ids)).toEqual({ sessions: 7, jobs: 3 });
-    await until(() => metricsCount(ids), (n) => n === 7);
+    await until(
+      () => metricsCount(ids),
+      (n) => n === 7,
+    );
     expect(await metricsCount(ids)).toBe(7);
     await service.enqueueCompleted(p.id, ids);
-    await until(() => jobs('session-metrics'), (rows) => rows.length === 6 && rows.every((r) => r.state === 'completed'));
+    await until(
+      () => jobs('session-metrics'),
+      (rows) => rows.length === 6 && rows.every((r) => r.state === 'completed'),
+    );
     const runs = await t.sql(`SELECT session_id, count(*)::int AS n FROM pipeline_runs WHERE session_id = ANY($1) GROUP BY session_id`, [ids]);
     expect(runs).toHaveLength(7);
     expect(runs.every((r: { n: number }) => r.n === 1)).toBe(true);
@@ -224,7 +284,11 @@ describe('session metrics pipeline: queue triggers, sweep and retries', () => {
     const active = await createSession(t, p.id, { events: drafting, status: 'active' });
     const done = await createSession(t, p.id, { events: drafting });
     await t.get(QueueService).send('session-metrics', { projectId: p.id, sessionIds: [active, done, 'y'.repeat(200)] });
-    const rows = await until(() => jobs('session-metrics.dead'), (r) => r.length === 1, 15_000);
+    const rows = await until(
+      () => jobs('session-metrics.dead'),
+      (r) => r.length === 1,
+      15_000,
+    );
     expect(rows).toHaveLength(1);
     const runs = await t.sql(`SELECT session_id, status, error_code, attempt FROM pipeline_runs WHERE session_id = ANY($1) ORDER BY session_id`, [
       [active, done, 'y'.repeat(200)],
@@ -242,7 +306,11 @@ describe('session metrics pipeline: queue triggers, sweep and retries', () => {
 
   it('dead-letters a job without session ids at once', async () => {
     await t.get(QueueService).send('session-metrics', { projectId: p.id });
-    const rows = await until(() => jobs('session-metrics.dead'), (r) => r.length === 2, 15_000);
+    const rows = await until(
+      () => jobs('session-metrics.dead'),
+      (r) => r.length === 2,
+      15_000,
+    );
     expect(rows).toHaveLength(2);
   });
 
@@ -263,7 +331,10 @@ describe('session metrics pipeline: queue triggers, sweep and retries', () => {
       (r) => r.body.confirmationRate === 2,
     );
     expect(lateMetrics.body.confirmationRate).toBe(2);
-    await until(() => metricsCount([missing]), (n) => n === 1);
+    await until(
+      () => metricsCount([missing]),
+      (n) => n === 1,
+    );
     expect(await metricsCount([missing])).toBe(1);
     const again = await t.request({ method: 'POST', url: '/v1/jobs/session-metrics-sweep/runs?wait=true' });
     expect(again.body.counts).toEqual({ sessionsEnqueued: 0, jobsEnqueued: 0 });
@@ -278,7 +349,11 @@ describe('session metrics pipeline: queue triggers, sweep and retries', () => {
     await t.sql(`CREATE TRIGGER outage BEFORE INSERT ON session_metrics FOR EACH ROW EXECUTE FUNCTION outage()`);
     try {
       await t.get(SessionMetricsService).enqueueCompleted(p.id, [id]);
-      await until(() => metricsCount([id]), (n) => n === 1, 30_000);
+      await until(
+        () => metricsCount([id]),
+        (n) => n === 1,
+        30_000,
+      );
     } finally {
       await t.sql(`DROP TRIGGER outage ON session_metrics`);
       await t.sql(`DROP FUNCTION outage()`);

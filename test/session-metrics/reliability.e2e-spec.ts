@@ -1,9 +1,10 @@
+import pg from 'pg';
+import { SessionMetricsProcessor } from '../../src/session-metrics/session-metrics.processor.js';
 import { SessionMetricsService } from '../../src/session-metrics/session-metrics.service.js';
 import { createProject } from '../factories/projects.js';
 import { createDraftingSessions } from '../factories/sessions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { sleep, until } from '../support/wait.js';
-
 
 const metricsRows = async (t: TestApp) => (await t.sql(`SELECT count(*)::int AS n FROM session_metrics`))[0].n as number;
 
@@ -32,7 +33,10 @@ describe('session metrics pipeline reliability', () => {
     await first.sql(`CREATE FUNCTION slow_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.1); RETURN NULL; END $$`);
     await first.sql(`CREATE TRIGGER slow_write BEFORE INSERT ON session_metrics FOR EACH STATEMENT EXECUTE FUNCTION slow_write()`);
     await first.get(SessionMetricsService).enqueueCompleted(project.id, ids);
-    const partial = await until(() => metricsRows(first), (n) => n >= 30);
+    const partial = await until(
+      () => metricsRows(first),
+      (n) => n >= 30,
+    );
     await first.close({ keepDatabase: true });
     const probe = await startTestApp({ database: first.database });
     const afterStop = await metricsRows(probe);
@@ -43,7 +47,10 @@ describe('session metrics pipeline reliability', () => {
     const second = await startTestApp({ env, database: first.database });
     try {
       await second.sql(`DROP TRIGGER slow_write ON session_metrics`);
-      await until(() => metricsRows(second), (n) => n === 300);
+      await until(
+        () => metricsRows(second),
+        (n) => n === 300,
+      );
       await sleep(500);
       await expectExactlyOnce(second, ids);
     } finally {
@@ -51,6 +58,41 @@ describe('session metrics pipeline reliability', () => {
       await first.database.drop();
     }
   }, 120_000);
+
+  it('skips a session another worker stored while this one waited for its lock, and records no run for it', async () => {
+    const t = await startTestApp();
+    const other = new pg.Client({ connectionString: t.database.url });
+    await other.connect();
+    try {
+      const project = await createProject(t);
+      const [id] = await createDraftingSessions(t, project.id, 1);
+      // The other worker holds the session's lock, as the pipeline does.
+      await other.query('BEGIN');
+      await other.query(`SELECT 1 FROM sessions WHERE project_id = $1 AND session_id = $2 FOR NO KEY UPDATE`, [project.id, id]);
+      const waiting = t.get(SessionMetricsProcessor).process({ projectId: project.id, sessionIds: [id], attempt: 1, jobId: 'job-b', force: false });
+      await until(
+        () => t.sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE OF s%'`),
+        (rows) => rows[0].n === 1,
+      );
+      // ...stores its metrics (marked by a signal density no formula gives here) and commits.
+      await other.query(
+        `INSERT INTO session_metrics (project_id, session_id, time_to_first_draft_ms, completion_rate, confirmation_rate, signal_density,
+                                      dropped_off, drop_off_step, session_aggregated_at, computed_at)
+         SELECT project_id, session_id, 1, 1, 1, 42, false, NULL, aggregated_at, now() FROM sessions WHERE project_id = $1 AND session_id = $2`,
+        [project.id, id],
+      );
+      await other.query('COMMIT');
+
+      const result = await waiting;
+      expect(result.skipped).toEqual([id]);
+      expect(result.stored.size).toBe(0);
+      expect(await t.sql(`SELECT signal_density FROM session_metrics WHERE session_id = $1`, [id])).toEqual([{ signal_density: 42 }]);
+      expect(await t.sql(`SELECT count(*)::int AS n FROM pipeline_runs WHERE session_id = $1`, [id])).toEqual([{ n: 0 }]);
+    } finally {
+      await other.end();
+      await t.close();
+    }
+  });
 
   it('processes each session once with two instances consuming the queue, even when handed on twice', async () => {
     const env = { JOBS_ENABLED: 'true', SESSION_METRICS_BATCH_SIZE: '7' };

@@ -1,14 +1,26 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsString, Length } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination/cursor.js';
+import { RangeQueryDto } from '../../sessions/dto/session.dto.js';
 
 export class SessionMetricsDto {
   @ApiProperty({ example: 's-8f2a' }) sessionId!: string;
   @ApiProperty({ type: Number, nullable: true, description: 'First draft_created − session start, in ms; null without a draft', example: 42000 })
   timeToFirstDraftMs!: number | null;
-  @ApiProperty({ type: Number, nullable: true, minimum: 0, maximum: 1, description: 'Started steps also completed / started steps (distinct names); null if none started' })
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    minimum: 0,
+    maximum: 1,
+    description: 'Started steps also completed / started steps (distinct names); null if none started',
+  })
   completionRate!: number | null;
-  @ApiProperty({ type: Number, nullable: true, minimum: 0, description: 'draft_confirmed count / draft_created count; null without a draft; not capped at 1' })
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    minimum: 0,
+    description: 'draft_confirmed count / draft_created count; null without a draft; not capped at 1',
+  })
   confirmationRate!: number | null;
   @ApiProperty({ minimum: 0, description: 'signal events per minute of duration (duration floored at 1 minute)' })
   signalDensity!: number;
@@ -48,15 +60,8 @@ export class PipelineRunsQueryDto extends PageQueryDto {
   sessionId?: string;
 }
 
-export class SessionMetricsStatsQueryDto {
-  @ApiProperty({ format: 'date-time', description: 'Sessions started at or after this instant', example: '2026-03-01T00:00:00Z' })
-  @IsISO8601({ strict: true })
-  from!: string;
-
-  @ApiProperty({ format: 'date-time', description: 'Sessions started before this instant', example: '2026-04-01T00:00:00Z' })
-  @IsISO8601({ strict: true })
-  to!: string;
-}
+/** Sessions started in [from, to); either bound may be left out, as on GET …/stats/sessions. */
+export class SessionMetricsStatsQueryDto extends RangeQueryDto {}
 
 export class TimeToFirstDraftStatsDto {
   @ApiProperty({ description: 'Sessions with a draft' }) sessions!: number;
@@ -66,8 +71,8 @@ export class TimeToFirstDraftStatsDto {
 }
 
 export class SessionMetricsStatsDto {
-  @ApiProperty({ format: 'date-time' }) from!: string;
-  @ApiProperty({ format: 'date-time' }) to!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'The lower bound asked for, null when none' }) from!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'The upper bound asked for, null when none' }) to!: string | null;
   @ApiProperty({ description: 'Completed sessions with metrics started in [from, to)' }) sessions!: number;
   @ApiProperty({ type: TimeToFirstDraftStatsDto }) timeToFirstDraft!: TimeToFirstDraftStatsDto;
   @ApiProperty({ type: Number, nullable: true, description: 'Mean over sessions that started a step' }) completionRateMean!: number | null;

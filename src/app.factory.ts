@@ -50,8 +50,16 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   app.useGlobalFilters(new ProblemFilter());
 
   const fastify = app.getHttpAdapter().getInstance();
-  // JSON only: Fastify's own JSON parser stays; everything else is a 415.
-  fastify.removeContentTypeParser(['text/plain']);
+  // JSON only: everything else is a 415. Fastify's own JSON parser (with its prototype-poisoning
+  // checks) stays, except that an empty body sent as application/json counts as no body: many
+  // clients label every request JSON, and a body-less POST (a job run, a recompute) must not be
+  // a 400 for it. A route that needs a body still answers 400 VALIDATION_FAILED naming the field.
+  fastify.removeContentTypeParser(['text/plain', 'application/json']);
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
   const metrics = app.get(MetricsRegistry);
   const operationalMetrics = app.get(OperationalMetricsProcessor);
   fastify.addHook('onSend', async (request, reply) => {

@@ -46,10 +46,7 @@ export type CompleteOnboardingStepResult =
   | { kind: 'invalid'; violations: RuleViolation[] }
   | { kind: 'problem'; status: number; problem: Problem };
 
-export async function completeOnboardingStep(
-  client: TrailmarkClient,
-  request: CompleteOnboardingStepRequest,
-): Promise<CompleteOnboardingStepResult> {
+export async function completeOnboardingStep(client: TrailmarkClient, request: CompleteOnboardingStepRequest): Promise<CompleteOnboardingStepResult> {
   const body = {
     ...(request.source !== undefined ? { source: request.source } : {}),
     ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),

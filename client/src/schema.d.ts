@@ -916,6 +916,7 @@ export interface components {
         };
         FunnelListDto: {
             data: components["schemas"]["FunnelDto"][];
+            nextCursor: string | null;
         };
         CreateFunnelDto: {
             /** @example Signup */
@@ -972,6 +973,7 @@ export interface components {
         };
         ApiKeyListDto: {
             data: components["schemas"]["ApiKeyDto"][];
+            nextCursor: string | null;
         };
         CompleteStepBodyDto: {
             /**
@@ -1257,10 +1259,16 @@ export interface components {
             p90Ms: number | null;
         };
         SessionMetricsStatsDto: {
-            /** Format: date-time */
-            from: string;
-            /** Format: date-time */
-            to: string;
+            /**
+             * Format: date-time
+             * @description The lower bound asked for, null when none
+             */
+            from: string | null;
+            /**
+             * Format: date-time
+             * @description The upper bound asked for, null when none
+             */
+            to: string | null;
             /** @description Completed sessions with metrics started in [from, to) */
             sessions: number;
             timeToFirstDraft: components["schemas"]["TimeToFirstDraftStatsDto"];
@@ -2210,7 +2218,11 @@ export interface operations {
     };
     FunnelsController_list: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 projectId: string;
@@ -2456,7 +2468,11 @@ export interface operations {
     };
     ApiKeysController_list: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 projectId: string;
@@ -3482,11 +3498,11 @@ export interface operations {
     };
     SessionMetricsController_stats: {
         parameters: {
-            query: {
-                /** @description Sessions started at or after this instant */
-                from: string;
-                /** @description Sessions started before this instant */
-                to: string;
+            query?: {
+                /** @description Inclusive lower bound on startedAt */
+                from?: string;
+                /** @description Exclusive upper bound on startedAt */
+                to?: string;
             };
             header?: never;
             path: {
@@ -3793,12 +3809,12 @@ export interface operations {
                 limit?: number;
                 /** @description nextCursor of the previous page */
                 cursor?: string;
-                /** @description One of the metric’s drilldownEntityTypes */
-                entityType: "session" | "kpi_event";
                 /** @description Inclusive start (default: to − 30 days) */
                 from?: string;
                 /** @description Exclusive end (default: now) */
                 to?: string;
+                /** @description One of the metric’s drilldownEntityTypes */
+                entityType: "session" | "kpi_event";
             };
             header?: never;
             path: {

@@ -62,7 +62,11 @@ export class OnboardingProcessor {
       if (previous) {
         answer = await this.alreadyCompleted(tx, projectId, previous);
       } else {
-        this.service.assertEligible(steps, step, completed.map((c) => c.step));
+        this.service.assertEligible(
+          steps,
+          step,
+          completed.map((c) => c.step),
+        );
         const completedAt = this.clock.now();
         const completion = await this.repository.insertCompletion(tx, {
           projectId,
@@ -116,9 +120,11 @@ export class OnboardingProcessor {
         occurredAt: outbox.occurredAt,
         metadata: outbox.metadata,
       });
-      await this.repository.withSavepoint(tx, () => this.repository.insertKpiEvent(tx, projectId, event, at)).catch((error: unknown) => {
-        throw new AppError('KPI_EVENT_WRITE_FAILED', `kpi_events write failed: ${(error as Error).message}`, { cause: error });
-      });
+      await this.repository
+        .withSavepoint(tx, () => this.repository.insertKpiEvent(tx, projectId, event, at))
+        .catch((error: unknown) => {
+          throw new AppError('KPI_EVENT_WRITE_FAILED', `kpi_events write failed: ${(error as Error).message}`, { cause: error });
+        });
       await this.repository.markRecorded(tx, projectId, eventId, event.kpiId, at);
       this.metrics.kpiEvents.inc({ outcome: 'recorded', trigger });
       return { id: eventId, kpiId: event.kpiId, status: 'recorded' };

@@ -44,8 +44,8 @@ export interface KpiEventFilter {
   kpiId?: string;
   userId?: string;
   status?: KpiEventStatus;
-  from?: string;
-  to?: string;
+  from?: Date;
+  to?: Date;
   after?: { occurredAt: string; eventId: string };
 }
 
@@ -64,11 +64,7 @@ export class OnboardingRepository {
   }
 
   projectSteps(projectId: string, db: Db = this.db): Promise<OnboardingStepDefinition[]> {
-    return queryRows(
-      db,
-      `SELECT step, name, kpi_id AS "kpiId" FROM onboarding_steps WHERE project_id = $1 ORDER BY step`,
-      [projectId],
-    );
+    return queryRows(db, `SELECT step, name, kpi_id AS "kpiId" FROM onboarding_steps WHERE project_id = $1 ORDER BY step`, [projectId]);
   }
 
   /**
@@ -87,11 +83,7 @@ export class OnboardingRepository {
   }
 
   async storeIdempotentResponse(tx: Db, projectId: string, key: string, response: unknown): Promise<void> {
-    await execute(tx, `UPDATE idempotency_keys SET response = $3 WHERE project_id = $1 AND key = $2`, [
-      projectId,
-      key,
-      JSON.stringify(response),
-    ]);
+    await execute(tx, `UPDATE idempotency_keys SET response = $3 WHERE project_id = $1 AND key = $2`, [projectId, key, JSON.stringify(response)]);
   }
 
   completedSteps(tx: Db, projectId: string, userId: string): Promise<Completion[]> {
@@ -127,10 +119,7 @@ export class OnboardingRepository {
     );
   }
 
-  async insertOutbox(
-    tx: Db,
-    e: { projectId: string; eventId: string; userId: string; step: number; kpiId: string | null; occurredAt: Date; metadata: Record<string, unknown> },
-  ): Promise<void> {
+  async insertOutbox(tx: Db, e: Pick<OutboxEvent, 'projectId' | 'eventId' | 'userId' | 'step' | 'kpiId' | 'occurredAt' | 'metadata'>): Promise<void> {
     await execute(
       tx,
       `INSERT INTO kpi_event_outbox (project_id, event_id, user_id, step, kpi_id, occurred_at, metadata)
@@ -144,10 +133,7 @@ export class OnboardingRepository {
   }
 
   userOutbox(projectId: string, userId: string): Promise<OutboxEvent[]> {
-    return queryRows(this.db, `SELECT ${OUTBOX_COLUMNS} FROM kpi_event_outbox WHERE project_id = $1 AND user_id = $2`, [
-      projectId,
-      userId,
-    ]);
+    return queryRows(this.db, `SELECT ${OUTBOX_COLUMNS} FROM kpi_event_outbox WHERE project_id = $1 AND user_id = $2`, [projectId, userId]);
   }
 
   userCompletions(projectId: string, userId: string): Promise<Completion[]> {
@@ -232,7 +218,17 @@ export class OnboardingRepository {
          AND ($7::timestamptz IS NULL OR (occurred_at, event_id) < ($7::timestamptz, $8::uuid))
        ORDER BY occurred_at DESC, event_id DESC
        LIMIT $9`,
-      [projectId, f.kpiId ?? null, f.userId ?? null, f.status ?? null, f.from ?? null, f.to ?? null, f.after?.occurredAt ?? null, f.after?.eventId ?? null, limit],
+      [
+        projectId,
+        f.kpiId ?? null,
+        f.userId ?? null,
+        f.status ?? null,
+        f.from ?? null,
+        f.to ?? null,
+        f.after?.occurredAt ?? null,
+        f.after?.eventId ?? null,
+        limit,
+      ],
     );
   }
 

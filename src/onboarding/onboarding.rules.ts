@@ -5,7 +5,9 @@
  */
 export const COMPLETE_STEP_RULES = {
   userId: { minLength: 1, maxLength: 128 },
-  step: { min: 1, max: 100 },
+  // Any positive step number (up to PostgreSQL's integer) is well-formed; one the project does not
+  // have is ONBOARDING_STEP_NOT_FOUND (404), not a validation error.
+  step: { min: 1, max: 2_147_483_647 },
   source: { minLength: 1, maxLength: 64 },
   metadata: { maxBytes: 4096 },
   idempotencyKey: { minLength: 1, maxLength: 255, pattern: /^[\x21-\x7e]+$/ },
@@ -47,10 +49,7 @@ export function isValidSource(value: unknown): value is string {
 
 export function isValidMetadata(value: unknown): value is Record<string, unknown> {
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    utf8Length(JSON.stringify(value)) <= COMPLETE_STEP_RULES.metadata.maxBytes
+    typeof value === 'object' && value !== null && !Array.isArray(value) && utf8Length(JSON.stringify(value)) <= COMPLETE_STEP_RULES.metadata.maxBytes
   );
 }
 

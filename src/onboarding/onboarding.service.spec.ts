@@ -11,7 +11,10 @@ function shuffleKeys(value: unknown, seed: number): unknown {
   if (Array.isArray(value)) return value.map((v) => shuffleKeys(v, seed));
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>);
-    const rotated = entries.slice(seed % (entries.length || 1)).concat(entries.slice(0, seed % (entries.length || 1))).reverse();
+    const rotated = entries
+      .slice(seed % (entries.length || 1))
+      .concat(entries.slice(0, seed % (entries.length || 1)))
+      .reverse();
     return Object.fromEntries(rotated.map(([k, v]) => [k, shuffleKeys(v, seed + 1)]));
   }
   return value;
@@ -45,7 +48,9 @@ describe('OnboardingService rules', () => {
 
   it('fingerprints requests by user, step, source and metadata, not by key', () => {
     const base = { projectId: 'p', userId: 'u', step: 1, source: 'web', metadata: { a: 1, b: 2 } };
-    expect(service.fingerprint({ ...base, idempotencyKey: 'x' })).toBe(service.fingerprint({ ...base, metadata: { b: 2, a: 1 }, idempotencyKey: 'y' }));
+    expect(service.fingerprint({ ...base, idempotencyKey: 'x' })).toBe(
+      service.fingerprint({ ...base, metadata: { b: 2, a: 1 }, idempotencyKey: 'y' }),
+    );
     expect(service.fingerprint(base)).not.toBe(service.fingerprint({ ...base, source: 'mobile' }));
     expect(service.fingerprint(base)).not.toBe(service.fingerprint({ ...base, step: 2 }));
   });

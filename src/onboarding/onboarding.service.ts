@@ -9,6 +9,7 @@ import type { KpiEventDto, KpiEventQueryDto, KpiStatsDto, KpiStatsQueryDto } fro
 import type { OnboardingProgressDto, OnboardingStepListDto } from './dto/onboarding-progress.dto.js';
 import { DEFAULT_ONBOARDING_STEPS, type OnboardingStepDefinition } from './kpi.constants.js';
 import { OnboardingRepository, type IdempotencyRecord, type OutboxEvent } from './onboarding.repository.js';
+import { requireInstant } from '../common/time/instant.js';
 
 /** At most this many buckets per KPI in one stats answer (a bit under three years of days). */
 export const MAX_STATS_BUCKETS = 1000;
@@ -142,15 +143,15 @@ export class OnboardingService {
   }
 
   async kpiEvents(projectId: string, query: KpiEventQueryDto): Promise<Page<KpiEventDto>> {
-    const key = decodeCursor(query.cursor, 2);
+    const key = decodeCursor(query.cursor, ['timestamp', 'uuid']);
     const rows = await this.repository.listOutbox(
       projectId,
       {
         kpiId: query.kpiId,
         userId: query.userId,
         status: query.status,
-        from: query.from,
-        to: query.to,
+        from: query.from ? requireInstant(query.from, 'from') : undefined,
+        to: query.to ? requireInstant(query.to, 'to') : undefined,
         after: key ? { occurredAt: String(key[0]), eventId: String(key[1]) } : undefined,
       },
       query.limit + 1,
@@ -160,8 +161,8 @@ export class OnboardingService {
 
   /** Recorded KPI events per KPI per day or ISO week of the project's time zone. */
   async kpiStats(project: Project, query: KpiStatsQueryDto): Promise<KpiStatsDto> {
-    const from = new Date(query.from);
-    const to = new Date(query.to);
+    const from = requireInstant(query.from, 'from');
+    const to = requireInstant(query.to, 'to');
     if (!(to.getTime() > from.getTime())) throw AppError.validation([{ field: 'to', message: 'to must be after from' }]);
     const bucketDays = query.grain === 'week' ? 7 : 1;
     if ((to.getTime() - from.getTime()) / 86_400_000 / bucketDays > MAX_STATS_BUCKETS - 2) {

@@ -39,7 +39,10 @@ describe('canonicalLabels', () => {
   });
 
   it('maps different label sets to different keys (property)', () => {
-    const labelSet = fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom('a', '|', '\\', ':') }));
+    const labelSet = fc.dictionary(
+      fc.constantFrom(...LABEL_KEYS),
+      fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom('a', '|', '\\', ':') }),
+    );
     fc.assert(
       fc.property(labelSet, labelSet, (a, b) => {
         const ka = canonicalLabels(a);

@@ -83,7 +83,16 @@ export class OperationalMetricsRepository {
          AND ($6::timestamptz IS NULL OR (recorded_at, id) < ($6::timestamptz, $7::bigint))
        ORDER BY recorded_at DESC, id DESC
        LIMIT $8`,
-      [projectId, filter.type ?? null, filter.from ?? null, filter.to ?? null, filter.labelsKey ?? null, before?.recordedAt ?? null, before?.id ?? null, limit],
+      [
+        projectId,
+        filter.type ?? null,
+        filter.from ?? null,
+        filter.to ?? null,
+        filter.labelsKey ?? null,
+        before?.recordedAt ?? null,
+        before?.id ?? null,
+        limit,
+      ],
     );
   }
 

@@ -5,7 +5,6 @@ import type { DataSource } from 'typeorm';
 import { Clock } from '../common/clock/clock.js';
 import { APP_CONFIG } from '../common/config/config.module.js';
 import type { AppConfig } from '../common/config/config.js';
-import { AppError } from '../common/errors/app-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination/cursor.js';
 import type {
   OperationalMetricDayDto,
@@ -18,6 +17,7 @@ import type {
 import { rawRetentionCutoff } from './metric-types.js';
 import { OperationalMetricsRepository, type MetricFilter, type RawMetric, type RawMetricInput } from './operational-metrics.repository.js';
 import { verifyMetric } from './operational-metrics.verifier.js';
+import { requireInstant } from '../common/time/instant.js';
 
 function toMetricDto(row: RawMetric): OperationalMetricDto {
   return {
@@ -34,8 +34,8 @@ function toMetricDto(row: RawMetric): OperationalMetricDto {
 function toFilter(query: OperationalMetricFilterDto): MetricFilter {
   return {
     type: query.type,
-    from: query.from ? new Date(query.from) : undefined,
-    to: query.to ? new Date(query.to) : undefined,
+    from: query.from ? requireInstant(query.from, 'from') : undefined,
+    to: query.to ? requireInstant(query.to, 'to') : undefined,
     labelsKey: query.labelsKey,
   };
 }
@@ -65,10 +65,7 @@ export class OperationalMetricsService {
   }
 
   async list(projectId: string, query: OperationalMetricsQueryDto): Promise<Page<OperationalMetricDto>> {
-    const key = decodeCursor(query.cursor, 2);
-    if (key && (Number.isNaN(Date.parse(String(key[0]))) || !/^\d{1,19}$/.test(String(key[1])))) {
-      throw AppError.validation([{ field: 'cursor', message: 'cursor is not one this API returned' }]);
-    }
+    const key = decodeCursor(query.cursor, ['timestamp', 'integer']);
     const before = key ? { recordedAt: String(key[0]), id: String(key[1]) } : undefined;
     const rows = await this.metrics.list(this.db, projectId, toFilter(query), query.limit + 1, before);
     return toPage(rows, query.limit, toMetricDto, (row) => [row.recordedAt.toISOString(), row.id]);

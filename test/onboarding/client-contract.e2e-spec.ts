@@ -3,13 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import {
-  OPENAPI_FILE,
-  RULES_COPY,
-  RULES_COPY_HEADER,
-  RULES_SOURCE,
-  serialiseDocument,
-} from '../../src/openapi/write-client-contract.js';
+import { OPENAPI_FILE, RULES_COPY, RULES_COPY_HEADER, RULES_SOURCE, serialiseDocument } from '../../src/openapi/write-client-contract.js';
 import { validateCompleteStepRequest } from '../../client/src/onboarding-rules.js';
 import { completeStep, recorded } from '../factories/onboarding.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
@@ -69,7 +63,8 @@ describe('frontend contract (client/)', () => {
     { name: 'metadata of multibyte text over 4 KiB', userId: 'u', step: 1, body: { metadata: { b: 'é'.repeat(2045) } } },
     { name: 'metadata that is a string', userId: 'u', step: 1, body: { metadata: 'x' } },
     { name: 'an unknown field', userId: 'u', step: 1, body: { sauce: 'x' } },
-    { name: 'step 101', userId: 'u', step: 101, body: {} },
+    { name: 'step 0', userId: 'u', step: 0, body: {} },
+    { name: 'step 2147483648 (beyond an integer)', userId: 'u', step: 2147483648, body: {} },
     { name: 'step 1.5', userId: 'u', step: '1.5', body: {} },
     { name: 'a user id with a surrounding space', userId: ' u', step: 1, body: {} },
     { name: 'a 128-character user id', userId: 'u'.repeat(128), step: 1, body: {} },

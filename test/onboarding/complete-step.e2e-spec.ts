@@ -93,7 +93,7 @@ describe('onboarding step completion and its KPI event', () => {
     expect(await recorded(t, project.id)).toEqual({ completions: 0, outbox: 0, kpiEvents: 0, idempotencyKeys: 0 });
   });
 
-  it('answers 401 without a valid key and 403 to a read key or another project\'s key, recording nothing', async () => {
+  it("answers 401 without a valid key and 403 to a read key or another project's key, recording nothing", async () => {
     const other = await createProject(t, { name: 'Other' });
     expect((await completeStep(t, project, 'user-1', 1, { key: null })).status).toBe(401);
     expect((await completeStep(t, project, 'user-1', 1, { key: 'tm_bogus' })).body.code).toBe('UNAUTHENTICATED');
@@ -118,6 +118,13 @@ describe('onboarding step completion and its KPI event', () => {
     const res = await completeStep(t, project, 'user-1', 6);
     expect(res.status).toBe(404);
     expect(res.body.code).toBe('ONBOARDING_STEP_NOT_FOUND');
+    // any well-formed step number the project lacks is a 404, however large (up to PostgreSQL's integer)
+    for (const step of [101, 999, 2147483647]) {
+      const missing = await completeStep(t, project, 'user-1', step);
+      expect([step, missing.status, missing.body.code]).toEqual([step, 404, 'ONBOARDING_STEP_NOT_FOUND']);
+    }
+    const beyond = await completeStep(t, project, 'user-1', 2147483648);
+    expect([beyond.status, beyond.body.errors[0].field]).toEqual([400, 'step']);
     expect(await recorded(t, project.id)).toEqual({ completions: 0, outbox: 0, kpiEvents: 0, idempotencyKeys: 0 });
   });
 

@@ -33,7 +33,12 @@ describe('KPI event list and KPI trend stats', () => {
     const first = await list('limit=2');
     expect(first.status).toBe(200);
     expect(first.body.data.map((e: { id: string }) => e.id)).toEqual([ids.c1, ids.a2]);
-    expect(first.body.data[0]).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/^KPI_EVENT_WRITE_FAILED/), attempts: 1, recordedAt: null });
+    expect(first.body.data[0]).toMatchObject({
+      status: 'failed',
+      failureReason: expect.stringMatching(/^KPI_EVENT_WRITE_FAILED/),
+      attempts: 1,
+      recordedAt: null,
+    });
     expect(first.body.data[1]).toEqual({
       id: ids.a2,
       kpiId: 'kpi.onboarding.step_2_completed',
@@ -57,10 +62,19 @@ describe('KPI event list and KPI trend stats', () => {
     expect(await ofList('status=failed')).toEqual([ids.c1]);
     expect(await ofList('status=recorded&from=2025-11-24T00:00:00.000Z')).toEqual([ids.a2]);
     expect(await ofList('to=2025-11-23T23:30:00.000Z')).toEqual([ids.a1]);
+    // without an offset a time is UTC (the tests run in America/New_York, where 23:30 local is 04:30Z next day)
+    expect(await ofList('to=2025-11-23T23:30:00')).toEqual([ids.a1]);
   });
 
   it('rejects bad list filters with VALIDATION_FAILED', async () => {
-    for (const query of ['status=lost', 'kpiId=signup', 'from=yesterday', 'limit=0', 'cursor=nonsense']) {
+    // Cursors that decode to a key of the right length but hold no time or no UUID (forged, not ours).
+    const forged = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
+    const forgedCursors = [
+      forged(['nope', 'nope']),
+      forged(['2025-11-24T10:00:00.000Z', 'not-a-uuid']),
+      forged(['2025-02-30T00:00:00.000Z', ids.a1]),
+    ];
+    for (const query of ['status=lost', 'kpiId=signup', 'from=yesterday', 'limit=0', 'cursor=nonsense', ...forgedCursors.map((c) => `cursor=${c}`)]) {
       const res = await list(query);
       expect([query, res.status, res.body.code]).toEqual([query, 400, 'VALIDATION_FAILED']);
     }
@@ -71,7 +85,9 @@ describe('KPI event list and KPI trend stats', () => {
     const res = await stats('from=2025-11-22T23:00:00.000Z&to=2025-11-25T23:00:00.000Z&grain=day');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ timezone: 'Europe/Berlin', grain: 'day' });
-    const counts = Object.fromEntries(res.body.data.map((p: { kpiId: string; bucket: string; count: number }) => [`${p.kpiId}@${p.bucket}`, p.count]));
+    const counts = Object.fromEntries(
+      res.body.data.map((p: { kpiId: string; bucket: string; count: number }) => [`${p.kpiId}@${p.bucket}`, p.count]),
+    );
     expect(counts).toEqual({
       // a1 on the 23rd, b1 on the 24th; c1 failed and is not counted.
       'kpi.onboarding.step_1_completed@2025-11-23': 1,
@@ -80,9 +96,7 @@ describe('KPI event list and KPI trend stats', () => {
       'kpi.onboarding.step_2_completed@2025-11-23': 0,
       'kpi.onboarding.step_2_completed@2025-11-24': 1,
       'kpi.onboarding.step_2_completed@2025-11-25': 0,
-      ...Object.fromEntries(
-        [3, 4, 5].flatMap((n) => ['23', '24', '25'].map((d) => [`kpi.onboarding.step_${n}_completed@2025-11-${d}`, 0])),
-      ),
+      ...Object.fromEntries([3, 4, 5].flatMap((n) => ['23', '24', '25'].map((d) => [`kpi.onboarding.step_${n}_completed@2025-11-${d}`, 0]))),
     });
   });
 

@@ -57,6 +57,8 @@ describe('operational metrics client API', () => {
     expect(filtered.body.data).toHaveLength(1);
     const ranged = await t.request({ url: `${url()}?from=2026-03-10T11:00:00Z&to=2026-03-10T11:30:00.123Z`, key: shop.keys.read });
     expect(ranged.body.data.map((m: { type: string }) => m.type)).toEqual(['token_usage']);
+    const bare = await t.request({ url: `${url()}?from=2026-03-10T11:00:00&to=2026-03-10T11:30:00.123`, key: shop.keys.read });
+    expect(bare.body.data.map((m: { type: string }) => m.type)).toEqual(['token_usage']);
   });
 
   it('rejects each invalid metric by index with its code and stores the valid ones', async () => {
@@ -101,7 +103,10 @@ describe('operational metrics client API', () => {
       [15, 'OPERATIONAL_METRIC_INVALID'],
     ]);
     expect(res.body.rejected[10].message).toMatch(/unknown label "region"/);
-    const stored = await t.sql(`SELECT count(*)::int AS n FROM operational_metrics WHERE project_id = $1 AND (metric_type IN ('processing_time', 'error') OR labels_key = 'code:OK')`, [shop.id]);
+    const stored = await t.sql(
+      `SELECT count(*)::int AS n FROM operational_metrics WHERE project_id = $1 AND (metric_type IN ('processing_time', 'error') OR labels_key = 'code:OK')`,
+      [shop.id],
+    );
     expect(stored[0].n).toBe(3);
   });
 
@@ -133,7 +138,18 @@ describe('operational metrics client API', () => {
   });
 
   it('answers 400 to bad query parameters', async () => {
-    for (const query of ['type=latency', 'from=yesterday', 'limit=0', 'limit=501', 'cursor=nonsense', 'unknown=1']) {
+    const forged = (key: unknown[]) => `cursor=${Buffer.from(JSON.stringify(key)).toString('base64url')}`;
+    const queries = [
+      'type=latency',
+      'from=yesterday',
+      'limit=0',
+      'limit=501',
+      'cursor=nonsense',
+      'unknown=1',
+      forged(['nope', '1']),
+      forged(['2026-01-01T00:00:00.000Z', 'x']),
+    ];
+    for (const query of queries) {
       const res = await t.request({ url: `${url()}?${query}`, key: shop.keys.read });
       expect([query, res.status, res.body.code]).toEqual([query, 400, 'VALIDATION_FAILED']);
     }
@@ -175,7 +191,11 @@ describe('operational metrics client API', () => {
     expect(throughProjectPath.status).toBe(404);
     const projects = await t.request({ url: '/v1/projects' });
     expect(projects.body.data.map((p: { id: string }) => p.id)).not.toContain(SYSTEM_PROJECT_ID);
-    const keyForSystem = await t.request({ method: 'POST', url: `/v1/projects/${SYSTEM_PROJECT_ID}/api-keys`, body: { name: 'x', scopes: ['read'] } });
+    const keyForSystem = await t.request({
+      method: 'POST',
+      url: `/v1/projects/${SYSTEM_PROJECT_ID}/api-keys`,
+      body: { name: 'x', scopes: ['read'] },
+    });
     expect(keyForSystem.status).toBe(404);
   });
 

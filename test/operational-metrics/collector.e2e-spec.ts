@@ -14,7 +14,10 @@ describe('operational metrics collector and the service recording itself', () =>
   let collector: OperationalMetricsCollector;
 
   const rowsOf = (projectId: string, labelsKey: string) =>
-    t.sql(`SELECT metric_type AS type, value, labels FROM operational_metrics WHERE project_id = $1 AND labels_key = $2 ORDER BY id`, [projectId, labelsKey]);
+    t.sql(`SELECT metric_type AS type, value, labels FROM operational_metrics WHERE project_id = $1 AND labels_key = $2 ORDER BY id`, [
+      projectId,
+      labelsKey,
+    ]);
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -28,7 +31,9 @@ describe('operational metrics collector and the service recording itself', () =>
       await collector.recordTokenUsage(tx, 812, { model: 'm1', actor: 'summariser' }, { projectId: shop.id });
       await collector.recordConfidence(tx, 0.75, { actor: 'summariser' }, { projectId: shop.id });
     });
-    expect(await rowsOf(shop.id, 'actor:summariser|model:m1')).toEqual([{ type: 'token_usage', value: 812, labels: { actor: 'summariser', model: 'm1' } }]);
+    expect(await rowsOf(shop.id, 'actor:summariser|model:m1')).toEqual([
+      { type: 'token_usage', value: 812, labels: { actor: 'summariser', model: 'm1' } },
+    ]);
     expect(await rowsOf(shop.id, 'actor:summariser')).toEqual([{ type: 'confidence', value: 0.75, labels: { actor: 'summariser' } }]);
   });
 
@@ -111,7 +116,9 @@ describe('operational metrics collector and the service recording itself', () =>
   });
 
   it('samples the depth of every pg-boss queue, dead letters included, with queue-depth-sample', async () => {
-    const boss = new PgBoss({ connectionString: t.database.url, schema: 'pgboss', supervise: false, schedule: false } as ConstructorParameters<typeof PgBoss>[0]);
+    const boss = new PgBoss({ connectionString: t.database.url, schema: 'pgboss', supervise: false, schedule: false } as ConstructorParameters<
+      typeof PgBoss
+    >[0]);
     await boss.start();
     await boss.createQueue('test-depth');
     await boss.createQueue('test-empty');

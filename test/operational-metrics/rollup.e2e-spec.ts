@@ -28,7 +28,12 @@ describe('daily rollup job operational-metrics-rollup', () => {
       { projectId: p, type: 'processing_time', value: 42, ...a, recordedAt: '2026-03-07T08:00:00Z' },
       ...[40, 10, 30, 20].map((value, i) => ({ projectId: p, type: 'processing_time' as const, value, ...b, recordedAt: `2026-03-07T0${i}:00:00Z` })),
       ...[1, 2, 1].map((value, i) => ({ projectId: p, type: 'error' as const, value, ...jobsX, recordedAt: `2026-03-07T1${i}:00:00Z` })),
-      ...Array.from({ length: 20 }, (_, i) => ({ projectId: p, type: 'token_usage' as const, value: 20 - i, recordedAt: '2026-03-07T23:59:59.999Z' })),
+      ...Array.from({ length: 20 }, (_, i) => ({
+        projectId: p,
+        type: 'token_usage' as const,
+        value: 20 - i,
+        recordedAt: '2026-03-07T23:59:59.999Z',
+      })),
       // another project, same day and labels: never mixed in
       { projectId: other.id, type: 'processing_time', value: 1000, ...a, recordedAt: '2026-03-07T08:00:00Z' },
       // 2026-03-08
@@ -121,7 +126,12 @@ describe('daily rollup job operational-metrics-rollup', () => {
     expect(run.counts).toMatchObject({ daysRolled: 3, rowsUpserted: 4 });
     const own = await t.request({ url: '/v1/operational-metrics/daily?type=processing_time' });
     expect(own.body.data).toEqual([
-      expect.objectContaining({ day: '2026-03-10', labelsKey: 'actor:operational-metrics-rollup', labels: { actor: 'operational-metrics-rollup' }, count: 3 }),
+      expect.objectContaining({
+        day: '2026-03-10',
+        labelsKey: 'actor:operational-metrics-rollup',
+        labels: { actor: 'operational-metrics-rollup' },
+        count: 3,
+      }),
     ]);
     const confidence = await daily(shop, '?type=confidence');
     expect(confidence.map((d: { day: string; p95: number }) => [d.day, d.p95])).toEqual([

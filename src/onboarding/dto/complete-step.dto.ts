@@ -1,13 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsString, ValidateIf } from 'class-validator';
-import {
-  COMPLETE_STEP_RULES as RULES,
-  isValidMetadata,
-  isValidSource,
-  isValidStep,
-  isValidUserId,
-} from '../onboarding.rules.js';
+import { COMPLETE_STEP_RULES as RULES, isValidMetadata, isValidSource, isValidStep, isValidUserId } from '../onboarding.rules.js';
 import { SatisfiesRule } from './onboarding-rule.decorator.js';
 
 export class UserPathDto {

@@ -92,6 +92,6 @@ export class KpiStatsDto {
   @ApiProperty({ enum: KPI_GRAINS }) grain!: KpiGrain;
   @ApiProperty({ format: 'date-time' }) from!: string;
   @ApiProperty({ format: 'date-time' }) to!: string;
-  @ApiProperty({ type: [KpiStatsPointDto], description: 'Recorded events per KPI per bucket, zero-filled for the project\'s KPIs' })
+  @ApiProperty({ type: [KpiStatsPointDto], description: "Recorded events per KPI per bucket, zero-filled for the project's KPIs" })
   data!: KpiStatsPointDto[];
 }

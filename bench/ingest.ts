@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
-import autocannon from 'autocannon';
 import { startServerProcess } from './server-process.js';
 import { BENCH_ADMIN_KEY } from './support.js';
+import { callApi, runLoad } from './load.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -31,10 +31,6 @@ function batchBody(): string {
   });
 }
 
-function run(options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => autocannon(options, (err, result) => (err ? reject(err) : resolve(result))));
-}
-
 async function main(): Promise<void> {
   const server = await startServerProcess(
     { NODE_ENV: 'production', LOG_LEVEL: 'silent' },
@@ -42,23 +38,15 @@ async function main(): Promise<void> {
   );
   const base = server.base;
   try {
-    const project = await (await fetch(`${base}/v1/projects`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench' }),
-    })).json() as { id: string };
-    const key = await (await fetch(`${base}/v1/projects/${project.id}/api-keys`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', scopes: ['ingest'] }),
-    })).json() as { key: string };
+    const project = await callApi(base, 'POST', '/v1/projects', BENCH_ADMIN_KEY, { name: 'bench' });
+    const key = await callApi(base, 'POST', `/v1/projects/${project.id}/api-keys`, BENCH_ADMIN_KEY, { name: 'bench', scopes: ['ingest'] });
 
     const bodies = Array.from({ length: 200 }, batchBody);
     let next = 0;
     // Warm-up (JIT, pools), not counted.
-    await run({ url: `${base}/health/live`, connections, duration: 1 });
-    const floor = await run({ url: `${base}/health/live`, connections, duration: Math.max(3, Math.round(seconds / 3)) });
-    const result = await run({
+    await runLoad({ url: `${base}/health/live`, connections, duration: 1 });
+    const floor = await runLoad({ url: `${base}/health/live`, connections, duration: Math.max(3, Math.round(seconds / 3)) });
+    const result = await runLoad({
       url: `${base}/v1/projects/${project.id}/events`,
       method: 'POST',
       connections,

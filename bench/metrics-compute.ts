@@ -100,8 +100,10 @@ async function main(): Promise<void> {
     const incrementalS = (performance.now() - t) / 1000;
     clearInterval(sampler);
 
-    const rows = (await db.query(`SELECT (SELECT count(*) FROM metrics_trend_point)::int AS trend, (SELECT count(*) FROM metrics_breakdown_point)::int AS breakdown,
-                                         (SELECT count(*) FROM metrics_drilldown)::int AS drilldown`)).rows[0];
+    const rows = (
+      await db.query(`SELECT (SELECT count(*) FROM metrics_trend_point)::int AS trend, (SELECT count(*) FROM metrics_breakdown_point)::int AS breakdown,
+                                         (SELECT count(*) FROM metrics_drilldown)::int AS drilldown`)
+    ).rows[0];
     console.log(
       JSON.stringify(
         {

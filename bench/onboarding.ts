@@ -10,8 +10,9 @@
  *   BENCH_RATE=500 BENCH_SECONDS=10 BENCH_CONNECTIONS=10  (the defaults)
  */
 import { loadavg } from 'node:os';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import pg from 'pg';
+import { callApi, latencyRow, runLoad } from './load.js';
 import { startServerProcess } from './server-process.js';
 import { BENCH_ADMIN_KEY } from './support.js';
 
@@ -19,42 +20,21 @@ const RATE = Number(process.env.BENCH_RATE ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 
-async function call(base: string, method: string, url: string, key: string, body?: unknown): Promise<Record<string, string>> {
-  const res = await fetch(base + url, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, string>;
-}
-
-function run(options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
-  });
-}
-
-function summary(label: string, r: autocannon.Result) {
-  const ok = r['2xx'];
-  return { label, requests: r.requests.total, ok, non2xx: r.non2xx, errors: r.errors, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, rps: r.requests.average };
-}
-
 async function main(): Promise<void> {
   const server = await startServerProcess({ NODE_ENV: 'production', LOG_LEVEL: 'silent' });
   const base = server.base;
   try {
-    const project = await call(base, 'POST', '/v1/projects', BENCH_ADMIN_KEY, { name: 'bench' });
-    const { key } = await call(base, 'POST', `/v1/projects/${project.id}/api-keys`, BENCH_ADMIN_KEY, { name: 'bench', scopes: ['ingest'] });
+    const project = await callApi(base, 'POST', '/v1/projects', BENCH_ADMIN_KEY, { name: 'bench' });
+    const { key } = await callApi(base, 'POST', `/v1/projects/${project.id}/api-keys`, BENCH_ADMIN_KEY, { name: 'bench', scopes: ['ingest'] });
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     const common = { connections: CONNECTIONS, overallRate: RATE, duration: SECONDS };
 
     // Warm-up: JIT, connection pool, plan caches.
-    await run({ url: `${base}/v1/projects/${project.id}`, headers, ...common, duration: 2 });
-    const floor = await run({ url: `${base}/v1/projects/${project.id}`, headers, ...common });
+    await runLoad({ url: `${base}/v1/projects/${project.id}`, headers, ...common, duration: 2 });
+    const floor = await runLoad({ url: `${base}/v1/projects/${project.id}`, headers, ...common });
 
     let user = 0;
-    const complete = await run({
+    const complete = await runLoad({
       url: base,
       ...common,
       requests: [
@@ -62,7 +42,10 @@ async function main(): Promise<void> {
           method: 'POST',
           headers,
           body: JSON.stringify({ source: 'bench', metadata: { plan: 'trial' } }),
-          setupRequest: (req: autocannon.Request) => ({ ...req, path: `/v1/projects/${project.id}/users/bench-${user++}/onboarding/steps/1/complete` }),
+          setupRequest: (req: autocannon.Request) => ({
+            ...req,
+            path: `/v1/projects/${project.id}/users/bench-${user++}/onboarding/steps/1/complete`,
+          }),
         },
       ],
     });
@@ -71,12 +54,14 @@ async function main(): Promise<void> {
     const count = (await client.query<{ count: number }>(`SELECT count(*)::int AS count FROM kpi_events`)).rows[0].count;
     await client.end();
 
-    const rows = [summary('floor: GET project (auth + 1 read)', floor), summary('POST …/onboarding/steps/1/complete', complete)];
+    const rows = [latencyRow('floor: GET project (auth + 1 read)', floor), latencyRow('POST …/onboarding/steps/1/complete', complete)];
     console.log(
       `\nbench:onboarding — ${RATE} req/s for ${SECONDS} s over ${CONNECTIONS} connections, loopback, ${process.env.BENCH_DATABASE_URL ? 'external' : 'embedded'} PostgreSQL; load average ${loadavg()[0].toFixed(1)}`,
     );
     console.table(rows);
-    console.log(`p50 ratio to floor: ${(complete.latency.p50 / floor.latency.p50).toFixed(2)}x; p99 ratio to floor: ${(complete.latency.p99 / floor.latency.p99).toFixed(2)}x`);
+    console.log(
+      `p50 ratio to floor: ${(complete.latency.p50 / floor.latency.p50).toFixed(2)}x; p99 ratio to floor: ${(complete.latency.p99 / floor.latency.p99).toFixed(2)}x`,
+    );
     console.log(`KPI events recorded: ${count} (one per successful completion: ${complete['2xx']})`);
     console.log(`target p99 < 50 ms at 500 req/s: ${complete.latency.p99 < 50 && RATE >= 500 ? 'met' : 'not met'}`);
   } finally {

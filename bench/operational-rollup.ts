@@ -30,14 +30,23 @@ async function main(): Promise<void> {
   const serverUrl = external ?? embedded!.url;
   const name = `trailmark_bench_oprollup_${randomBytes(4).toString('hex')}`;
   const url = await ensureDatabase(serverUrl, name);
-  const config = loadConfig({ ...process.env, DATABASE_URL: url, ADMIN_API_KEY: ADMIN_KEY, JOBS_ENABLED: 'false', LOG_LEVEL: 'warn', NODE_ENV: 'production' });
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: url,
+    ADMIN_API_KEY: ADMIN_KEY,
+    JOBS_ENABLED: 'false',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+  });
   const app = await createApp({ config, databaseUrl: url, adminApiKey: ADMIN_KEY });
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   const rssPeak = { value: process.memoryUsage().rss };
   const sampler = setInterval(() => (rssPeak.value = Math.max(rssPeak.value, process.memoryUsage().rss)), 100);
   try {
-    console.log(`operational-rollup bench: ${ROWS.toLocaleString('en')} raw rows, 30 days, 5 types, 50 label sets (${external ? 'DATABASE_URL server' : 'embedded PostgreSQL'})`);
+    console.log(
+      `operational-rollup bench: ${ROWS.toLocaleString('en')} raw rows, 30 days, 5 types, 50 label sets (${external ? 'DATABASE_URL server' : 'embedded PostgreSQL'})`,
+    );
     await db.query(`INSERT INTO projects (id, name) VALUES ($1, 'bench')`, [PROJECT_ID]);
 
     // Label set n (0..49): actor a<n % 10> with queue q<n / 10> for n < 25, else with model

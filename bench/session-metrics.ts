@@ -4,7 +4,7 @@
  * as the aggregation does); measures the time until the last metrics row exists, and compares it
  * with one hand-written SQL statement computing the same five metrics for the same sessions.
  *
- *   npm run bench:session-metrics -- [N]     (default 100000; DATABASE_URL or an embedded server)
+ *   npm run bench:session-metrics -- [N]     (default 100000; BENCH_DATABASE_URL, else DATABASE_URL, else an embedded server)
  *   SESSION_METRICS_BATCH_SIZE / SESSION_METRICS_CONCURRENCY tune the pipeline as in production.
  */
 import 'reflect-metadata';
@@ -74,7 +74,13 @@ FROM sessions s JOIN ev ON ev.session_id = s.session_id LEFT JOIN steps ON steps
 WHERE s.project_id = $1 AND s.status = 'completed'`;
 
 async function main(): Promise<void> {
-  const base = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', DATA_DIR: process.env.DATA_DIR ?? '.data-bench' });
+  // BENCH_DATABASE_URL names the server, as for the other benches (a scratch database is made on it).
+  const base = loadConfig({
+    ...process.env,
+    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    DATA_DIR: process.env.DATA_DIR ?? '.data-bench',
+  });
   const server = await resolveDatabase(base, () => undefined);
   const dbName = `trailmark_bench_${Date.now()}`;
   const admin = new pg.Client({ connectionString: server.url });
@@ -129,6 +135,7 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify(
         {
+          postgres: (await db.query(`SHOW server_version`)).rows[0].server_version,
           sessions: N,
           events,
           batchSize: config.sessionMetrics.batchSize,

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { FixedClock } from '../../src/common/clock/clock.js';
+import { SessionsRepository } from '../../src/sessions/sessions.repository.js';
 import { aggregate, getSession, ingest, pageview } from '../factories/events.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -111,6 +112,30 @@ describe('session aggregation', () => {
       pageCount: 3,
       status: 'completed',
       completedAt: '2025-03-09T00:30:00.000Z',
+    });
+  });
+
+  it('reads a session from every monthly partition it spans, whichever month its new events fall in', async () => {
+    await ingest(t, shop, [pageview('s-months', '/a', '2025-02-28T23:50:00.000Z'), pageview('s-months', '/b', '2025-03-01T00:10:00.000Z')]);
+    await aggregate(t);
+    // A late event in March only: the February event must still be read.
+    await ingest(t, shop, [pageview('s-months', '/c', '2025-03-01T00:20:00.000Z')]);
+    await aggregate(t);
+    expect((await getSession(t, shop, 's-months')).body).toMatchObject({ startedAt: '2025-02-28T23:50:00.000Z', eventCount: 3 });
+    // A run cut off after collecting a January event leaves the session queued; the next run
+    // collects a March event for it too, and the rebuild must read January to March.
+    await ingest(t, shop, [pageview('s-months', '/z', '2025-01-31T23:55:00.000Z')]);
+    await t.app.get(SessionsRepository).collect(false);
+    await ingest(t, shop, [pageview('s-months', '/d', '2025-03-01T00:25:00.000Z')]);
+    await aggregate(t);
+    const { body } = await getSession(t, shop, 's-months');
+    // 01-31 23:55 → 02-28 23:55 is 28 days, → 03-01 00:25 another 30 min: 28 × 86400 + 1800 = 2,421,000 s.
+    expect(body).toMatchObject({
+      startedAt: '2025-01-31T23:55:00.000Z',
+      endedAt: '2025-03-01T00:25:00.000Z',
+      durationSeconds: 2_421_000,
+      eventCount: 5,
+      journeyPath: ['/z', '/a', '/b', '/c', '/d'],
     });
   });
 

@@ -10,8 +10,6 @@ import { isValidSessionId, UUID_PATTERN, type SessionMetricsJobData } from './se
 import { SessionMetricsRepository, type ComputeAndStoreRow, type SessionForMetrics } from './session-metrics.repository.js';
 import { SessionMetricsVerifier } from './session-metrics.verifier.js';
 
-export type StoredMetrics = Omit<ComputeAndStoreRow, 'problems' | 'written'> & { computedAt: Date };
-
 export interface PipelineFailure {
   sessionId: unknown;
   error: AppError;
@@ -19,8 +17,10 @@ export interface PipelineFailure {
 
 export interface PipelineBatchResult {
   /** Metrics stored by this attempt, by session id. */
-  stored: Map<string, StoredMetrics>;
-  /** Sessions whose stored metrics were already current (not recomputed, no run recorded). */
+  stored: Map<string, ComputeAndStoreRow>;
+  /** When this attempt computed them. */
+  computedAt: Date;
+  /** Sessions whose stored metrics were already current (not written again, no run recorded). */
   skipped: string[];
   /** Sessions that can never succeed as they are (recorded as failed runs, nothing stored). */
   failed: PipelineFailure[];
@@ -121,13 +121,12 @@ export class SessionMetricsProcessor {
           const session = sessions.get(sessionId);
           const problem = this.loadProblem(sessionId, session);
           if (problem) failed.push({ sessionId, error: problem });
-          else if (!input.force && session!.metricsCurrent) skipped.push(sessionId);
           else toCompute.push(sessionId);
         }
 
-        // Steps 3 and 4: compute, verify and store the batch in one statement. A session another
-        // worker stored while this one waited for its lock is not written again: it joins the
-        // skipped ones.
+        // Steps 3 and 4: compute, verify and store the batch in one statement. A session whose
+        // stored metrics are already current (handed on twice, or stored by another worker while
+        // this one waited for its lock) is not written again, unless forced: it joins the skipped.
         const computedAt = this.clock.now();
         let rows: ComputeAndStoreRow[];
         try {
@@ -138,11 +137,11 @@ export class SessionMetricsProcessor {
             cause,
           });
         }
-        const stored = new Map<string, StoredMetrics>();
-        for (const { problems, written, ...metrics } of rows) {
-          if (problems.length) failed.push({ sessionId: metrics.sessionId, error: this.verifier.invalid(metrics.sessionId, problems) });
-          else if (written) stored.set(metrics.sessionId, { ...metrics, computedAt });
-          else skipped.push(metrics.sessionId);
+        const stored = new Map<string, ComputeAndStoreRow>();
+        for (const row of rows) {
+          if (row.problems.length) failed.push({ sessionId: row.sessionId, error: this.verifier.invalid(row.sessionId, row.problems) });
+          else if (row.written) stored.set(row.sessionId, row);
+          else skipped.push(row.sessionId);
         }
 
         // Step 5: mark success (and the permanent failures) in the same transaction.
@@ -168,7 +167,7 @@ export class SessionMetricsProcessor {
           durationMs,
           failed.map((f) => f.error.code),
         );
-        return { stored, skipped, failed };
+        return { stored, computedAt, skipped, failed };
       });
     } catch (caught) {
       const error = caught instanceof AppError ? caught : new AppError('INTERNAL_ERROR', (caught as Error).message, { cause: caught });

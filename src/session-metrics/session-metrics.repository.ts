@@ -106,57 +106,59 @@ WITH s AS (
   FROM sessions
   WHERE project_id = $1 AND session_id = ANY($2::text[])
 ),
-e AS (
-  SELECT e.session_id, e.type, e.name, e.occurred_at, e.seq
+-- One pass over the batch's events: a row per session and step name (the step events of that
+-- name), plus one per session for all its other events (step null). Whether the step was started
+-- and completed (before or after the start, any order) and its latest start (time, then arrival
+-- order: seq) come from the same pass as the session's counts.
+per_step AS (
+  SELECT e.session_id,
+         CASE WHEN e.type IN ('step_started', 'step_completed') AND coalesce(e.name, '') <> '' THEN e.name END AS step,
+         count(*)::int                                                AS events,
+         min(e.occurred_at) FILTER (WHERE e.type = 'draft_created')   AS first_draft_at,
+         (count(*) FILTER (WHERE e.type = 'draft_created'))::int      AS drafts_created,
+         (count(*) FILTER (WHERE e.type = 'draft_confirmed'))::int    AS drafts_confirmed,
+         (count(*) FILTER (WHERE e.type = 'signal'))::int             AS signals,
+         (count(*) FILTER (WHERE e.type IN ('step_started', 'step_completed') AND coalesce(e.name, '') = ''))::int AS unnamed_step_events,
+         bool_or(e.type = 'step_started')                             AS started,
+         bool_or(e.type = 'step_completed')                           AS completed,
+         max(ARRAY[(extract(epoch FROM e.occurred_at) * 1000000)::bigint, e.seq]) FILTER (WHERE e.type = 'step_started') AS last_start
   FROM tracking_events e
   WHERE e.project_id = $1 AND e.session_id = ANY($2::text[])
+  GROUP BY 1, 2
 ),
+-- A step is a name with a step_started; a completion without a start counts nowhere.
 counts AS (
   SELECT session_id,
-         count(*)                                                  AS events_read,
-         min(occurred_at) FILTER (WHERE type = 'draft_created')    AS first_draft_at,
-         count(*) FILTER (WHERE type = 'draft_created')            AS drafts_created,
-         count(*) FILTER (WHERE type = 'draft_confirmed')          AS drafts_confirmed,
-         count(*) FILTER (WHERE type = 'signal')                   AS signals,
-         count(*) FILTER (WHERE type IN ('step_started', 'step_completed') AND coalesce(name, '') = '') AS unnamed_step_events
-  FROM e
+         sum(events)                                                       AS events_read,
+         min(first_draft_at)                                               AS first_draft_at,
+         sum(drafts_created)                                               AS drafts_created,
+         sum(drafts_confirmed)                                             AS drafts_confirmed,
+         sum(signals)                                                      AS signals,
+         sum(unnamed_step_events)                                          AS unnamed_step_events,
+         count(*) FILTER (WHERE step IS NOT NULL AND started)              AS steps_started,
+         count(*) FILTER (WHERE step IS NOT NULL AND started AND completed) AS steps_completed
+  FROM per_step
   GROUP BY session_id
 ),
--- Each step a session started (distinct name), and whether a step_completed of that name exists
--- anywhere in the session (before or after the start). A completion without a start is no step.
-started_steps AS (
-  SELECT session_id, name, bool_or(type = 'step_completed') AS completed
-  FROM e
-  WHERE type IN ('step_started', 'step_completed') AND coalesce(name, '') <> ''
-  GROUP BY session_id, name
-  HAVING bool_or(type = 'step_started')
-),
-steps AS (
-  SELECT session_id, count(*) AS started, count(*) FILTER (WHERE completed) AS completed
-  FROM started_steps
-  GROUP BY session_id
-),
--- The open step whose step_started came last (time, then arrival order).
+-- The open step whose latest step_started came last (time, then arrival order).
 last_open_step AS (
-  SELECT DISTINCT ON (e.session_id) e.session_id, e.name
-  FROM e
-  JOIN started_steps st ON st.session_id = e.session_id AND st.name = e.name AND NOT st.completed
-  WHERE e.type = 'step_started'
-  ORDER BY e.session_id, e.occurred_at DESC, e.seq DESC
+  SELECT DISTINCT ON (session_id) session_id, step AS name
+  FROM per_step
+  WHERE step IS NOT NULL AND started AND NOT completed
+  ORDER BY session_id, last_start DESC
 ),
 m AS (
   SELECT s.session_id, s.aggregated_at,
          round(extract(epoch FROM c.first_draft_at - s.started_at) * 1000)::float8               AS time_to_first_draft_ms,
-         st.completed::float8 / nullif(st.started, 0)                                            AS completion_rate,
+         c.steps_completed::float8 / nullif(c.steps_started, 0)                                  AS completion_rate,
          c.drafts_confirmed::float8 / nullif(c.drafts_created, 0)                                AS confirmation_rate,
          coalesce(c.signals, 0)::float8 / greatest(coalesce(s.duration_seconds, 0) / 60.0, 1)::float8 AS signal_density,
-         (NOT s.converted AND coalesce(st.started, 0) > coalesce(st.completed, 0))               AS dropped_off,
+         (NOT s.converted AND coalesce(c.steps_started, 0) > coalesce(c.steps_completed, 0))     AS dropped_off,
          coalesce(c.events_read, 0)::int                                                         AS events_read,
          coalesce(c.unnamed_step_events, 0)::int                                                 AS unnamed_step_events,
          los.name                                                                                AS last_open_step
   FROM s
-  LEFT JOIN counts c          ON c.session_id = s.session_id
-  LEFT JOIN steps st          ON st.session_id = s.session_id
+  LEFT JOIN counts c           ON c.session_id = s.session_id
   LEFT JOIN last_open_step los ON los.session_id = s.session_id
 )
 SELECT session_id              AS "sessionId",

@@ -20,7 +20,7 @@ export interface PipelineBatchResult {
   stored: Map<string, ComputeAndStoreRow>;
   /** When this attempt computed them. */
   computedAt: Date;
-  /** Sessions whose stored metrics were already current (not written again, no run recorded). */
+  /** Sessions whose stored metrics were already current (not recomputed, no run recorded). */
   skipped: string[];
   /** Sessions that can never succeed as they are (recorded as failed runs, nothing stored). */
   failed: PipelineFailure[];
@@ -121,12 +121,13 @@ export class SessionMetricsProcessor {
           const session = sessions.get(sessionId);
           const problem = this.loadProblem(sessionId, session);
           if (problem) failed.push({ sessionId, error: problem });
+          else if (!input.force && session!.metricsCurrent) skipped.push(sessionId);
           else toCompute.push(sessionId);
         }
 
-        // Steps 3 and 4: compute, verify and store the batch in one statement. A session whose
-        // stored metrics are already current (handed on twice, or stored by another worker while
-        // this one waited for its lock) is not written again, unless forced: it joins the skipped.
+        // Steps 3 and 4: compute, verify and store the batch in one statement. A session another
+        // worker stored while this one waited for its lock is not written again: it joins the
+        // skipped ones.
         const computedAt = this.clock.now();
         let rows: ComputeAndStoreRow[];
         try {

@@ -11,6 +11,8 @@ import { SessionMetricsVerifier } from './session-metrics.verifier.js';
 export interface SessionForMetrics {
   sessionId: string;
   status: string;
+  /** Stored metrics were computed from this very aggregation of the session (compared in SQL, to the microsecond). */
+  metricsCurrent: boolean;
   /** What makes the sessions row unusable for metrics ({@link SessionMetricsVerifier}); empty when it is fine. */
   problems: string[];
 }
@@ -267,15 +269,20 @@ export class SessionMetricsRepository {
   /**
    * Locks the sessions of a batch (in id order, so overlapping batches cannot deadlock) until the
    * transaction ends, and loads and checks them in the same statement. A second worker holding the
-   * same session waits here and then gets the session row as it is now (READ COMMITTED re-reads a
-   * locked row). The lock must be its own statement: the metrics are computed afterwards with a
-   * snapshot taken after it, so they see every event the aggregation committed before giving the
-   * session up, and the metrics another worker stored meanwhile (see {@link computeAndStore}).
+   * same session waits here; it then gets the session row as it is now (READ COMMITTED re-reads a
+   * locked row), but `metricsCurrent` from its snapshot taken before the wait, which may miss the
+   * metrics the first worker just stored. So `metricsCurrent` can be falsely false, never falsely
+   * true (a stored stamp only grows), and the upsert settles it: see {@link computeAndStore}.
+   * The lock must be its own statement: the metrics are then computed with a snapshot taken after
+   * it, so they see every event the aggregation committed before giving the session up.
    */
   lockSessions(tx: Db, projectId: string, sessionIds: string[]): Promise<SessionForMetrics[]> {
     return queryRows(
       tx,
-      `SELECT s.session_id AS "sessionId", s.status, ${SessionMetricsVerifier.SESSION_PROBLEMS_SQL} AS problems
+      `SELECT s.session_id AS "sessionId", s.status,
+              coalesce((SELECT m.session_aggregated_at >= s.aggregated_at
+                        FROM session_metrics m WHERE m.project_id = s.project_id AND m.session_id = s.session_id), false) AS "metricsCurrent",
+              ${SessionMetricsVerifier.SESSION_PROBLEMS_SQL} AS problems
        FROM sessions s
        WHERE s.project_id = $1 AND s.session_id = ANY($2::text[])
        ORDER BY s.session_id
@@ -296,12 +303,9 @@ export class SessionMetricsRepository {
    * (to the microsecond). The metrics never travel to the service and back: only each session's
    * problems, whether it was written, and its figures (for the recompute endpoint's answer).
    * Unless `force`, a stored row computed from the same (or a later) aggregation of its session is
-   * left alone (compared to the microsecond, in SQL): ON CONFLICT compares against the latest
-   * committed row, so a session handed on again while its metrics are current, or one another
-   * worker stored while this one waited for its lock, is not written again (and the caller
-   * records no run): each session is stored once per aggregation. Such sessions are computed
-   * anyway rather than looked up first: they are rare (a hand-off repeated by a retry or a crash
-   * window), while a look-up would cost every batch an index probe per session.
+   * left alone: ON CONFLICT compares against the latest committed row, so a worker that waited for
+   * another's lock, and computed a session the other had just stored, writes nothing for it (and
+   * the caller records no run): each session is processed once.
    */
   async computeAndStore(tx: Db, projectId: string, sessionIds: string[], computedAt: Date, force: boolean): Promise<ComputeAndStoreRow[]> {
     if (sessionIds.length === 0) return [];

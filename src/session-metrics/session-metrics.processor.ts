@@ -48,9 +48,9 @@ interface BatchInput {
 /**
  * The metrics pipeline (seed session-metrics-pipeline), for one batch of sessions of one project:
  * 1 trigger (validate ids) → 2 load (lock and check sessions) → 3 compute + verify and 4 persist
- * (upsert), one SQL statement → 5 mark success (pipeline_runs). Steps 2–5 share one transaction, so an
- * attempt stores all of its metrics and run records or none of them: a crash or a failed write
- * leaves no half batch, and the retry redoes it whole.
+ * (upsert) in one SQL statement → 5 mark success (pipeline_runs). Steps 2–5 share one transaction,
+ * so an attempt stores all of its metrics and run records or none of them: a crash or a failed
+ * write leaves no half batch, and the retry redoes it whole.
  */
 @Injectable()
 export class SessionMetricsProcessor {

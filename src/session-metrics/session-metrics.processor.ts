@@ -4,11 +4,10 @@ import type { Db } from '../common/database/sql.js';
 import { OperationalMetricsCollector } from '../operational-metrics/operational-metrics.collector.js';
 import { Clock } from '../common/clock/clock.js';
 import { AppError } from '../common/errors/app-error.js';
-import type { ErrorCode } from '../common/errors/error-catalogue.js';
 import { MetricsRegistry } from '../common/observability/metrics.registry.js';
 import { PermanentJobError, type QueueItem } from '../common/queue/queue.service.js';
 import { isValidSessionId, UUID_PATTERN, type SessionMetricsJobData } from './session-metrics.constants.js';
-import { SessionMetricsRepository, type ComputedSessionMetrics, type NewPipelineRun, type SessionForMetrics } from './session-metrics.repository.js';
+import { SessionMetricsRepository, type ComputeAndStoreRow, type SessionForMetrics } from './session-metrics.repository.js';
 import { SessionMetricsVerifier } from './session-metrics.verifier.js';
 
 export interface PipelineFailure {
@@ -18,7 +17,9 @@ export interface PipelineFailure {
 
 export interface PipelineBatchResult {
   /** Metrics stored by this attempt, by session id. */
-  stored: Map<string, ComputedSessionMetrics & { computedAt: Date }>;
+  stored: Map<string, ComputeAndStoreRow>;
+  /** When this attempt computed them. */
+  computedAt: Date;
   /** Sessions whose stored metrics were already current (not recomputed, no run recorded). */
   skipped: string[];
   /** Sessions that can never succeed as they are (recorded as failed runs, nothing stored). */
@@ -46,10 +47,10 @@ interface BatchInput {
 
 /**
  * The metrics pipeline (seed session-metrics-pipeline), for one batch of sessions of one project:
- * 1 trigger (validate ids) → 2 load (lock sessions) → 3 compute (one SQL statement) + verify →
- * 4 persist (upsert) → 5 mark success (pipeline_runs). Steps 2–5 share one transaction, so an
- * attempt stores all of its metrics and run records or none of them: a crash or a failed write
- * leaves no half batch, and the retry redoes it whole.
+ * 1 trigger (validate ids) → 2 load (lock and check sessions) → 3 compute + verify and 4 persist
+ * (upsert) in one SQL statement → 5 mark success (pipeline_runs). Steps 2–5 share one transaction,
+ * so an attempt stores all of its metrics and run records or none of them: a crash or a failed
+ * write leaves no half batch, and the retry redoes it whole.
  */
 @Injectable()
 export class SessionMetricsProcessor {
@@ -124,51 +125,50 @@ export class SessionMetricsProcessor {
           else toCompute.push(sessionId);
         }
 
-        // Step 3: compute with the one metrics statement, then verify what came out.
+        // Steps 3 and 4: compute, verify and store the batch in one statement. A session another
+        // worker stored while this one waited for its lock is not written again: it joins the
+        // skipped ones.
         const computedAt = this.clock.now();
-        const good: ComputedSessionMetrics[] = [];
-        for (const row of await this.repository.computeMetrics(tx, projectId, toCompute)) {
-          const problems = this.verifier.checkMetrics(row);
-          if (problems.length) failed.push({ sessionId: row.sessionId, error: this.verifier.invalid(row.sessionId, problems) });
-          else good.push(row);
-        }
-
-        // Step 4: persist. A session another worker stored while this one waited for its lock
-        // is not written again: it joins the skipped ones.
-        let stored: ComputedSessionMetrics[];
+        let rows: ComputeAndStoreRow[];
         try {
-          const written = new Set(await this.repository.upsertMetrics(tx, projectId, good, computedAt, input.force));
-          stored = good.filter((r) => written.has(r.sessionId));
-          skipped.push(...good.filter((r) => !written.has(r.sessionId)).map((r) => r.sessionId));
+          rows = await this.repository.computeAndStore(tx, projectId, toCompute, computedAt, input.force);
         } catch (cause) {
-          this.logger.error(
-            { err: cause, projectId, sessionIds: good.map((r) => r.sessionId), attempt, jobId },
-            'session metrics could not be stored',
-          );
-          throw new AppError('METRICS_PERSIST_FAILED', `Storing metrics of ${good.length} session(s) failed: ${(cause as Error).message}`, { cause });
+          this.logger.error({ err: cause, projectId, sessionIds: toCompute, attempt, jobId }, 'session metrics could not be stored');
+          throw new AppError('METRICS_PERSIST_FAILED', `Storing metrics of ${toCompute.length} session(s) failed: ${(cause as Error).message}`, {
+            cause,
+          });
+        }
+        const stored = new Map<string, ComputeAndStoreRow>();
+        for (const row of rows) {
+          if (row.problems.length) failed.push({ sessionId: row.sessionId, error: this.verifier.invalid(row.sessionId, row.problems) });
+          else if (row.written) stored.set(row.sessionId, row);
+          else skipped.push(row.sessionId);
         }
 
         // Step 5: mark success (and the permanent failures) in the same transaction.
-        const finishedAt = this.clock.now();
         const durationMs = Math.max(0, Math.round(performance.now() - started));
-        const runs: NewPipelineRun[] = [
-          ...stored.map((r) => run(r.sessionId, null, { attempt, jobId, startedAt, finishedAt, durationMs })),
-          ...failed
-            .filter((f) => typeof f.sessionId === 'string')
-            .map((f) => run(f.sessionId as string, f.error, { attempt, jobId, startedAt, finishedAt, durationMs })),
-        ];
+        const runs = {
+          succeeded: [...stored.keys()],
+          failed: failed.filter((f): f is PipelineFailure & { sessionId: string } => typeof f.sessionId === 'string'),
+          attempt,
+          jobId,
+          startedAt,
+          finishedAt: this.clock.now(),
+          durationMs,
+        };
         try {
           await this.repository.insertRuns(projectId, runs, tx);
         } catch (cause) {
           this.logger.error({ err: cause, projectId, sessionIds, attempt, jobId }, 'metrics pipeline runs could not be recorded');
-          throw new AppError('PIPELINE_RUN_RECORD_FAILED', `Recording ${runs.length} pipeline run(s) failed: ${(cause as Error).message}`, { cause });
+          const count = runs.succeeded.length + runs.failed.length;
+          throw new AppError('PIPELINE_RUN_RECORD_FAILED', `Recording ${count} pipeline run(s) failed: ${(cause as Error).message}`, { cause });
         }
         await this.recordOperationalMetrics(
           tx,
           durationMs,
           failed.map((f) => f.error.code),
         );
-        return { stored: new Map(stored.map((r) => [r.sessionId, { ...r, computedAt }])), skipped, failed };
+        return { stored, computedAt, skipped, failed };
       });
     } catch (caught) {
       const error = caught instanceof AppError ? caught : new AppError('INTERNAL_ERROR', (caught as Error).message, { cause: caught });
@@ -202,8 +202,7 @@ export class SessionMetricsProcessor {
         extensions: { sessionId, sessionStatus: session.status },
       });
     }
-    const problems = this.verifier.checkSession(session);
-    return problems.length ? this.verifier.invalid(sessionId, problems) : undefined;
+    return session.problems.length ? this.verifier.invalid(sessionId, session.problems) : undefined;
   }
 
   /** The attempt's transaction rolled back: record it as failed for each of its sessions, best effort. */
@@ -219,7 +218,15 @@ export class SessionMetricsProcessor {
       await this.repository.transaction(async (tx) => {
         await this.repository.insertRuns(
           projectId,
-          sessionIds.map((id) => run(id, error, { attempt: at.attempt, jobId: at.jobId, startedAt: at.startedAt, finishedAt, durationMs })),
+          {
+            succeeded: [],
+            failed: sessionIds.map((sessionId) => ({ sessionId, error })),
+            attempt: at.attempt,
+            jobId: at.jobId,
+            startedAt: at.startedAt,
+            finishedAt,
+            durationMs,
+          },
           tx,
         );
         await this.recordOperationalMetrics(
@@ -262,22 +269,4 @@ export class SessionMetricsProcessor {
   private itemFinished(outcome: PipelineItemOutcome): void {
     if (outcome.status === 'failed') this.metrics.errors.inc({ actor: 'session-metrics', code: outcome.errorCode ?? 'UNKNOWN' });
   }
-}
-
-function run(
-  sessionId: string,
-  error: AppError | null,
-  at: { attempt: number; jobId: string | null; startedAt: Date; finishedAt: Date; durationMs: number },
-): NewPipelineRun {
-  return {
-    sessionId,
-    status: error ? 'failed' : 'succeeded',
-    errorCode: error ? (error.code as ErrorCode) : null,
-    errorMessage: error ? error.message.slice(0, 2000) : null,
-    attempt: at.attempt,
-    jobId: at.jobId,
-    startedAt: at.startedAt,
-    finishedAt: at.finishedAt,
-    durationMs: at.durationMs,
-  };
 }

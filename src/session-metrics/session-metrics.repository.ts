@@ -1,22 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import type { AppError } from '../common/errors/app-error.js';
 import { measureValueSql, type Measure } from '../common/database/measures.js';
 import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
-import { uuidV7 } from '../common/database/uuid-v7.js';
+import { uuidV7Run, UUID_V7_RUN_SQL } from '../common/database/uuid-v7.js';
+import { SessionMetricsVerifier } from './session-metrics.verifier.js';
 
-/** The session as the pipeline loads it (sessions row + the stamp of its stored metrics, if any). */
+/** The session as the pipeline loads (and locks) it. */
 export interface SessionForMetrics {
   sessionId: string;
   status: string;
-  startedAt: Date | null;
-  endedAt: Date | null;
-  durationSeconds: number | null;
-  eventCount: number | null;
-  converted: boolean | null;
-  aggregatedAt: Date | null;
   /** Stored metrics were computed from this very aggregation of the session (compared in SQL, to the microsecond). */
   metricsCurrent: boolean;
+  /** What makes the sessions row unusable for metrics ({@link SessionMetricsVerifier}); empty when it is fine. */
+  problems: string[];
 }
 
 /** One row of the metrics statement: the five metrics plus the facts the verifier checks. */
@@ -32,6 +30,23 @@ export interface ComputedSessionMetrics {
   eventsRead: number;
   /** step_started / step_completed events without a step name (spec: they require one). */
   unnamedStepEvents: number;
+  /** The sessions row's aggregated_at the metrics were computed from (stored with them). */
+  sessionAggregatedAt: Date;
+}
+
+/** One session of a batch after {@link SessionMetricsRepository.computeAndStore}. */
+export interface ComputeAndStoreRow {
+  sessionId: string;
+  /** What the verifier found wrong with the computed metrics; nothing is stored when not empty. */
+  problems: string[];
+  /** False for a row another worker stored from the same (or a later) aggregation meanwhile. */
+  written: boolean;
+  timeToFirstDraftMs: number | null;
+  completionRate: number | null;
+  confirmationRate: number | null;
+  signalDensity: number;
+  droppedOff: boolean;
+  dropOffStep: string | null;
 }
 
 export interface StoredSessionMetrics {
@@ -58,7 +73,16 @@ export interface PipelineRun {
   durationMs: number;
 }
 
-export type NewPipelineRun = Omit<PipelineRun, 'id'>;
+/** The run rows of one attempt: each session succeeded or failed with its error; all share the timings. */
+export interface AttemptRuns {
+  succeeded: string[];
+  failed: { sessionId: string; error: AppError }[];
+  attempt: number;
+  jobId: string | null;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: number;
+}
 
 export interface SessionMetricsStats {
   sessions: number;
@@ -80,61 +104,63 @@ export interface SessionMetricsStats {
  */
 export const SESSION_METRICS_SQL = `
 WITH s AS (
-  SELECT project_id, session_id, started_at, duration_seconds, converted
+  SELECT project_id, session_id, started_at, duration_seconds, converted, aggregated_at
   FROM sessions
   WHERE project_id = $1 AND session_id = ANY($2::text[])
 ),
-e AS (
-  SELECT e.session_id, e.type, e.name, e.occurred_at, e.seq
+-- One pass over the batch's events: a row per session and step name (the step events of that
+-- name), plus one per session for all its other events (step null). Whether the step was started
+-- and completed (before or after the start, any order) and its latest start (time, then arrival
+-- order: seq) come from the same pass as the session's counts.
+per_step AS (
+  SELECT e.session_id,
+         CASE WHEN e.type IN ('step_started', 'step_completed') AND coalesce(e.name, '') <> '' THEN e.name END AS step,
+         count(*)::int                                                AS events,
+         min(e.occurred_at) FILTER (WHERE e.type = 'draft_created')   AS first_draft_at,
+         (count(*) FILTER (WHERE e.type = 'draft_created'))::int      AS drafts_created,
+         (count(*) FILTER (WHERE e.type = 'draft_confirmed'))::int    AS drafts_confirmed,
+         (count(*) FILTER (WHERE e.type = 'signal'))::int             AS signals,
+         (count(*) FILTER (WHERE e.type IN ('step_started', 'step_completed') AND coalesce(e.name, '') = ''))::int AS unnamed_step_events,
+         bool_or(e.type = 'step_started')                             AS started,
+         bool_or(e.type = 'step_completed')                           AS completed,
+         max(ARRAY[(extract(epoch FROM e.occurred_at) * 1000000)::bigint, e.seq]) FILTER (WHERE e.type = 'step_started') AS last_start
   FROM tracking_events e
   WHERE e.project_id = $1 AND e.session_id = ANY($2::text[])
+  GROUP BY 1, 2
 ),
+-- A step is a name with a step_started; a completion without a start counts nowhere.
 counts AS (
   SELECT session_id,
-         count(*)                                                  AS events_read,
-         min(occurred_at) FILTER (WHERE type = 'draft_created')    AS first_draft_at,
-         count(*) FILTER (WHERE type = 'draft_created')            AS drafts_created,
-         count(*) FILTER (WHERE type = 'draft_confirmed')          AS drafts_confirmed,
-         count(*) FILTER (WHERE type = 'signal')                   AS signals,
-         count(*) FILTER (WHERE type IN ('step_started', 'step_completed') AND coalesce(name, '') = '') AS unnamed_step_events
-  FROM e
+         sum(events)                                                       AS events_read,
+         min(first_draft_at)                                               AS first_draft_at,
+         sum(drafts_created)                                               AS drafts_created,
+         sum(drafts_confirmed)                                             AS drafts_confirmed,
+         sum(signals)                                                      AS signals,
+         sum(unnamed_step_events)                                          AS unnamed_step_events,
+         count(*) FILTER (WHERE step IS NOT NULL AND started)              AS steps_started,
+         count(*) FILTER (WHERE step IS NOT NULL AND started AND completed) AS steps_completed
+  FROM per_step
   GROUP BY session_id
 ),
--- Each step a session started (distinct name), and whether a step_completed of that name exists
--- anywhere in the session (before or after the start). A completion without a start is no step.
-started_steps AS (
-  SELECT session_id, name, bool_or(type = 'step_completed') AS completed
-  FROM e
-  WHERE type IN ('step_started', 'step_completed') AND coalesce(name, '') <> ''
-  GROUP BY session_id, name
-  HAVING bool_or(type = 'step_started')
-),
-steps AS (
-  SELECT session_id, count(*) AS started, count(*) FILTER (WHERE completed) AS completed
-  FROM started_steps
-  GROUP BY session_id
-),
--- The open step whose step_started came last (time, then arrival order).
+-- The open step whose latest step_started came last (time, then arrival order).
 last_open_step AS (
-  SELECT DISTINCT ON (e.session_id) e.session_id, e.name
-  FROM e
-  JOIN started_steps st ON st.session_id = e.session_id AND st.name = e.name AND NOT st.completed
-  WHERE e.type = 'step_started'
-  ORDER BY e.session_id, e.occurred_at DESC, e.seq DESC
+  SELECT DISTINCT ON (session_id) session_id, step AS name
+  FROM per_step
+  WHERE step IS NOT NULL AND started AND NOT completed
+  ORDER BY session_id, last_start DESC
 ),
 m AS (
-  SELECT s.session_id,
+  SELECT s.session_id, s.aggregated_at,
          round(extract(epoch FROM c.first_draft_at - s.started_at) * 1000)::float8               AS time_to_first_draft_ms,
-         st.completed::float8 / nullif(st.started, 0)                                            AS completion_rate,
+         c.steps_completed::float8 / nullif(c.steps_started, 0)                                  AS completion_rate,
          c.drafts_confirmed::float8 / nullif(c.drafts_created, 0)                                AS confirmation_rate,
          coalesce(c.signals, 0)::float8 / greatest(coalesce(s.duration_seconds, 0) / 60.0, 1)::float8 AS signal_density,
-         (NOT s.converted AND coalesce(st.started, 0) > coalesce(st.completed, 0))               AS dropped_off,
+         (NOT s.converted AND coalesce(c.steps_started, 0) > coalesce(c.steps_completed, 0))     AS dropped_off,
          coalesce(c.events_read, 0)::int                                                         AS events_read,
          coalesce(c.unnamed_step_events, 0)::int                                                 AS unnamed_step_events,
          los.name                                                                                AS last_open_step
   FROM s
-  LEFT JOIN counts c          ON c.session_id = s.session_id
-  LEFT JOIN steps st          ON st.session_id = s.session_id
+  LEFT JOIN counts c           ON c.session_id = s.session_id
   LEFT JOIN last_open_step los ON los.session_id = s.session_id
 )
 SELECT session_id              AS "sessionId",
@@ -145,7 +171,8 @@ SELECT session_id              AS "sessionId",
        dropped_off             AS "droppedOff",
        CASE WHEN dropped_off THEN last_open_step END AS "dropOffStep",
        events_read             AS "eventsRead",
-       unnamed_step_events     AS "unnamedStepEvents"
+       unnamed_step_events     AS "unnamedStepEvents",
+       aggregated_at           AS "sessionAggregatedAt"
 FROM m`;
 
 /**
@@ -241,20 +268,21 @@ export class SessionMetricsRepository {
 
   /**
    * Locks the sessions of a batch (in id order, so overlapping batches cannot deadlock) until the
-   * transaction ends, and loads them in the same statement. A second worker holding the same
-   * session waits here; it then gets the session row as it is now (READ COMMITTED re-reads a
+   * transaction ends, and loads and checks them in the same statement. A second worker holding the
+   * same session waits here; it then gets the session row as it is now (READ COMMITTED re-reads a
    * locked row), but `metricsCurrent` from its snapshot taken before the wait, which may miss the
    * metrics the first worker just stored. So `metricsCurrent` can be falsely false, never falsely
-   * true (a stored stamp only grows), and the upsert settles it: see {@link upsertMetrics}.
+   * true (a stored stamp only grows), and the upsert settles it: see {@link computeAndStore}.
+   * The lock must be its own statement: the metrics are then computed with a snapshot taken after
+   * it, so they see every event the aggregation committed before giving the session up.
    */
   lockSessions(tx: Db, projectId: string, sessionIds: string[]): Promise<SessionForMetrics[]> {
     return queryRows(
       tx,
-      `SELECT s.session_id AS "sessionId", s.status, s.started_at AS "startedAt", s.ended_at AS "endedAt",
-              s.duration_seconds AS "durationSeconds", s.event_count AS "eventCount", s.converted,
-              s.aggregated_at AS "aggregatedAt",
+      `SELECT s.session_id AS "sessionId", s.status,
               coalesce((SELECT m.session_aggregated_at >= s.aggregated_at
-                        FROM session_metrics m WHERE m.project_id = s.project_id AND m.session_id = s.session_id), false) AS "metricsCurrent"
+                        FROM session_metrics m WHERE m.project_id = s.project_id AND m.session_id = s.session_id), false) AS "metricsCurrent",
+              ${SessionMetricsVerifier.SESSION_PROBLEMS_SQL} AS problems
        FROM sessions s
        WHERE s.project_id = $1 AND s.session_id = ANY($2::text[])
        ORDER BY s.session_id
@@ -269,79 +297,86 @@ export class SessionMetricsRepository {
   }
 
   /**
-   * Inserts or replaces the metrics rows of one project's sessions, in one statement, and answers
-   * the ids it wrote. Unless `force`, a stored row computed from the same (or a later) aggregation
-   * of its session is left alone: ON CONFLICT compares against the latest committed row, so a
-   * worker that waited for another's lock, and computed a session the other had just stored,
-   * writes nothing for it (and the caller records no run): each session is processed once.
+   * Steps 3 and 4 for a batch in one statement: computes the metrics ({@link SESSION_METRICS_SQL}),
+   * checks them ({@link SessionMetricsVerifier.METRICS_PROBLEMS_SQL}) and upserts those without
+   * problems, stamped with the aggregation they were computed from as read by the same statement
+   * (to the microsecond). The metrics never travel to the service and back: only each session's
+   * problems, whether it was written, and its figures (for the recompute endpoint's answer).
+   * Unless `force`, a stored row computed from the same (or a later) aggregation of its session is
+   * left alone: ON CONFLICT compares against the latest committed row, so a worker that waited for
+   * another's lock, and computed a session the other had just stored, writes nothing for it (and
+   * the caller records no run): each session is processed once.
    */
-  async upsertMetrics(tx: Db, projectId: string, rows: ComputedSessionMetrics[], computedAt: Date, force: boolean): Promise<string[]> {
-    if (rows.length === 0) return [];
-    const written = await queryRows<{ sessionId: string }>(
+  async computeAndStore(tx: Db, projectId: string, sessionIds: string[], computedAt: Date, force: boolean): Promise<ComputeAndStoreRow[]> {
+    if (sessionIds.length === 0) return [];
+    return queryRows(
       tx,
-      `INSERT INTO session_metrics (project_id, session_id, time_to_first_draft_ms, completion_rate, confirmation_rate,
-                                    signal_density, dropped_off, drop_off_step, session_aggregated_at, computed_at)
-       SELECT $1, r.session_id, r.ttfd, r.completion, r.confirmation, r.density, r.dropped, r.step,
-              -- the stamp comes from the (locked) sessions row itself: a round trip through JS would
-              -- cut it to ms. A scalar subquery, so it is one index lookup per row whatever the
-              -- planner believes about the sizes (a join hashed every session of the project).
-              (SELECT s.aggregated_at FROM sessions s WHERE s.project_id = $1 AND s.session_id = r.session_id), $9
-       FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::boolean[], $8::text[])
-            AS r(session_id, ttfd, completion, confirmation, density, dropped, step)
-       ON CONFLICT (project_id, session_id) DO UPDATE SET
-         time_to_first_draft_ms = EXCLUDED.time_to_first_draft_ms,
-         completion_rate        = EXCLUDED.completion_rate,
-         confirmation_rate      = EXCLUDED.confirmation_rate,
-         signal_density         = EXCLUDED.signal_density,
-         dropped_off            = EXCLUDED.dropped_off,
-         drop_off_step          = EXCLUDED.drop_off_step,
-         session_aggregated_at  = EXCLUDED.session_aggregated_at,
-         computed_at            = EXCLUDED.computed_at
-       WHERE $10 OR session_metrics.session_aggregated_at < EXCLUDED.session_aggregated_at
-       RETURNING session_id AS "sessionId"`,
-      [
-        projectId,
-        rows.map((r) => r.sessionId),
-        rows.map((r) => r.timeToFirstDraftMs),
-        rows.map((r) => r.completionRate),
-        rows.map((r) => r.confirmationRate),
-        rows.map((r) => r.signalDensity),
-        rows.map((r) => r.droppedOff),
-        rows.map((r) => r.dropOffStep),
-        computedAt,
-        force,
-      ],
+      `WITH computed AS (${SESSION_METRICS_SQL}),
+       checked AS (
+         SELECT m.*, ${SessionMetricsVerifier.METRICS_PROBLEMS_SQL} AS problems FROM computed m
+       ),
+       written AS (
+         INSERT INTO session_metrics (project_id, session_id, time_to_first_draft_ms, completion_rate, confirmation_rate,
+                                      signal_density, dropped_off, drop_off_step, session_aggregated_at, computed_at)
+         SELECT $1, c."sessionId", c."timeToFirstDraftMs", c."completionRate", c."confirmationRate",
+                c."signalDensity", c."droppedOff", c."dropOffStep", c."sessionAggregatedAt", $3
+         FROM checked c
+         WHERE cardinality(c.problems) = 0
+         ON CONFLICT (project_id, session_id) DO UPDATE SET
+           time_to_first_draft_ms = EXCLUDED.time_to_first_draft_ms,
+           completion_rate        = EXCLUDED.completion_rate,
+           confirmation_rate      = EXCLUDED.confirmation_rate,
+           signal_density         = EXCLUDED.signal_density,
+           dropped_off            = EXCLUDED.dropped_off,
+           drop_off_step          = EXCLUDED.drop_off_step,
+           session_aggregated_at  = EXCLUDED.session_aggregated_at,
+           computed_at            = EXCLUDED.computed_at
+         WHERE $4::boolean OR session_metrics.session_aggregated_at < EXCLUDED.session_aggregated_at
+         RETURNING session_id
+       )
+       SELECT c."sessionId", c.problems, w.session_id IS NOT NULL AS written,
+              c."timeToFirstDraftMs", c."completionRate", c."confirmationRate", c."signalDensity", c."droppedOff", c."dropOffStep"
+       FROM checked c
+       LEFT JOIN written w ON w.session_id = c."sessionId"`,
+      [projectId, sessionIds, computedAt, force],
     );
-    return written.map((r) => r.sessionId);
   }
 
   /**
-   * Records attempts; inside the attempt's transaction (`db` = tx) or on their own. Ids are
-   * time-ordered (v7) rather than the column's random default: a batch's hundreds of rows then
-   * append to the primary key instead of dirtying a page of it per row.
+   * Records an attempt's runs; inside the attempt's transaction (`db` = tx) or on their own. The
+   * rows are made here from the session ids and the attempt's shared timings, not shipped one by
+   * one. Ids are time-ordered (v7, a run of them per attempt) rather than the column's random
+   * default: a batch's hundreds of rows then append to the primary key instead of dirtying a page
+   * of it per row.
    */
-  async insertRuns(projectId: string, runs: NewPipelineRun[], db: Db = this.db): Promise<void> {
-    if (runs.length === 0) return;
-    await queryRows(
+  async insertRuns(projectId: string, runs: AttemptRuns, db: Db = this.db): Promise<void> {
+    if (runs.succeeded.length === 0 && runs.failed.length === 0) return;
+    const ids = uuidV7Run(runs.startedAt.getTime());
+    await execute(
       db,
       `INSERT INTO pipeline_runs (project_id, id, session_id, status, error_code, error_message, attempt, job_id,
                                   started_at, finished_at, duration_ms)
-       SELECT $1, r.id, r.session_id, r.status, r.error_code, r.error_message, r.attempt, r.job_id,
-              date_trunc('milliseconds', r.started_at), date_trunc('milliseconds', r.finished_at), r.duration_ms
-       FROM unnest($11::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int[])
-            AS r(id, session_id, status, error_code, error_message, attempt, job_id, started_at, finished_at, duration_ms)`,
+       SELECT $1, ${UUID_V7_RUN_SQL('$2', '$3', 'r.n')}, r.session_id,
+              CASE WHEN r.error_code IS NULL THEN 'succeeded' ELSE 'failed' END, r.error_code, r.error_message, $7, $8,
+              date_trunc('milliseconds', $9::timestamptz), date_trunc('milliseconds', $10::timestamptz), $11
+       FROM (SELECT ok.session_id, NULL::text AS error_code, NULL::text AS error_message, ok.n
+             FROM unnest($4::text[]) WITH ORDINALITY AS ok(session_id, n)
+             UNION ALL
+             SELECT f.session_id, f.error_code, f.error_message, cardinality($4::text[]) + f.n
+             FROM unnest($5::text[], $6::text[], $12::text[]) WITH ORDINALITY AS f(session_id, error_code, error_message, n)) r`,
       [
         projectId,
-        runs.map((r) => r.sessionId),
-        runs.map((r) => r.status),
-        runs.map((r) => r.errorCode),
-        runs.map((r) => r.errorMessage),
-        runs.map((r) => r.attempt),
-        runs.map((r) => r.jobId),
-        runs.map((r) => r.startedAt),
-        runs.map((r) => r.finishedAt),
-        runs.map((r) => r.durationMs),
-        runs.map((r) => uuidV7(r.startedAt.getTime())),
+        ids.prefix,
+        ids.start,
+        runs.succeeded,
+        runs.failed.map((f) => f.sessionId),
+        runs.failed.map((f) => f.error.code),
+        runs.attempt,
+        runs.jobId,
+        runs.startedAt,
+        runs.finishedAt,
+        runs.durationMs,
+        runs.failed.map((f) => f.error.message.slice(0, 2000)),
       ],
     );
   }

@@ -100,8 +100,7 @@ export class SessionMetricsService {
     assertSessionId(sessionId);
     const result = await this.processor.process({ projectId, sessionIds: [sessionId], attempt: 1, jobId: null, force: true });
     if (result.failed.length > 0) throw result.failed[0].error;
-    const stored = result.stored.get(sessionId)!;
-    return toMetricsDto({ ...stored, computedAt: stored.computedAt });
+    return toMetricsDto({ ...result.stored.get(sessionId)!, computedAt: result.computedAt });
   }
 
   async listRuns(projectId: string, query: PipelineRunsQueryDto): Promise<PipelineRunPageDto> {

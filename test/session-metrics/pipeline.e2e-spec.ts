@@ -68,6 +68,25 @@ describe('session metrics pipeline: errors of each step (recompute, single-sessi
     expect(await stored(backwards)).toBe(0);
   });
 
+  it('answers 422 SESSION_DATA_INVALID naming a negative duration, a zero event count, and a session without events', async () => {
+    const inconsistent = await createSession(t, p.id, { events: drafting, row: { duration_seconds: -5 } });
+    await t.sql(`UPDATE sessions SET event_count = 0 WHERE project_id = $1 AND session_id = $2`, [p.id, inconsistent]);
+    const res = await recompute(inconsistent);
+    expect(res.status).toBe(422);
+    expect(res.body.problems).toEqual([
+      'duration_seconds is -5; it must be null or a non-negative number',
+      'event_count is 0; a session has at least one event',
+    ]);
+    expect(await stored(inconsistent)).toBe(0);
+    const empty = await createSession(t, p.id, { events: drafting });
+    await t.sql(`DELETE FROM tracking_events WHERE project_id = $1 AND session_id = $2`, [p.id, empty]);
+    const res2 = await recompute(empty);
+    expect(res2.status).toBe(422);
+    expect(res2.body.problems).toEqual(['the session has no events in tracking_events']);
+    expect(await stored(empty)).toBe(0);
+    expect(await runs(empty)).toEqual([{ status: 'failed', error_code: 'SESSION_DATA_INVALID', attempt: 1 }]);
+  });
+
   it('answers 400 SESSION_ID_INVALID for a session id longer than 128 characters', async () => {
     const res = await recompute('x'.repeat(129));
     expect(res.status).toBe(400);

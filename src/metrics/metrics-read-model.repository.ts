@@ -52,34 +52,58 @@ const SESSION_METRICS = metricsOfSource('sessions');
 const QUALITY_METRICS = metricsOfSource('session_metrics');
 const KPI_MEASURE: Measure = { kind: 'count', count: 'events' };
 
+const SESSION_FINGERPRINT = `
+  hash_record_extended(row(s.status, s.started_at, s.duration_seconds, s.page_count, s.bounced, s.converted, s.entry_page, s.exit_page,
+                           m.session_id IS NOT NULL, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
+                           m.dropped_off, m.drop_off_step), 0)::text`;
+const KPI_EVENT_FINGERPRINT = `hash_record_extended(row(e.kpi_id, e.user_id, e.occurred_at, e.metadata), 0)::text`;
+
 /**
- * The sources changed since the last compute, found by comparing each source row with what was
- * counted last time (`metrics_source_state`): new rows, changed rows (their old AND new instants),
- * and rows gone. The fingerprint (a 64-bit hash of the row) covers every column a metric, breakdown
- * or drilldown reads, so a change of any of them — whatever clock stamped it — is seen; no
- * timestamp watermark to race with. $1: the KPI ids of the catalogue.
+ * Every current source row with the instant that buckets it and a fingerprint: a 64-bit hash of
+ * every column a metric, breakdown or drilldown reads, so a change of any of them is seen and a
+ * write that changed none of them (a session's metrics recomputed to the same values) is not.
+ * $1: the KPI ids of the catalogue.
  */
 const CURRENT_SOURCE_ROWS_SQL = `
-  SELECT s.project_id, 'session'::text AS source, s.session_id AS entity_key, s.started_at AS at,
-         hash_record_extended(row(s.status, s.started_at, s.duration_seconds, s.page_count, s.bounced, s.converted, s.entry_page, s.exit_page,
-                                  m.session_id IS NOT NULL, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
-                                  m.dropped_off, m.drop_off_step), 0)::text AS fingerprint
+  SELECT s.project_id, 'session'::text AS source, s.session_id AS entity_key, s.started_at AS at, ${SESSION_FINGERPRINT} AS fingerprint
   FROM sessions s
   LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
   UNION ALL
-  SELECT k.project_id, 'kpi_event', k.id::text, k.occurred_at,
-         hash_record_extended(row(k.kpi_id, k.user_id, k.occurred_at, k.metadata), 0)::text
-  FROM kpi_events k
-  WHERE k.kpi_id = ANY($1::text[])`;
+  SELECT e.project_id, 'kpi_event', e.id::text, e.occurred_at, ${KPI_EVENT_FINGERPRINT}
+  FROM kpi_events e
+  WHERE e.kpi_id = ANY($1::text[])`;
 
+/**
+ * The source rows changed since the last compute: each key the writers logged
+ * (`metrics_source_change`, copied to `metrics_change_keys`) whose current row differs from what
+ * was counted last time (`metrics_source_state`) — a new row, a changed row (its old AND new
+ * instants), or a row gone. Each key is looked up by primary key (LIMIT 1 keeps the lookups
+ * apart from the join, so a few thousand keys are never hashed against a million rows).
+ * A logged KPI event's key is its uuid as text. $1: the KPI ids.
+ */
 const FIND_CHANGES_SQL = `
 INSERT INTO metrics_changed (project_id, source, entity_key, new_at, new_fingerprint, old_at)
-WITH cur AS (${CURRENT_SOURCE_ROWS_SQL})
-SELECT coalesce(c.project_id, p.project_id), coalesce(c.source, p.source), coalesce(c.entity_key, p.entity_key),
-       c.at, c.fingerprint, p.counted_at
-FROM cur c
-FULL JOIN metrics_source_state p ON p.project_id = c.project_id AND p.source = c.source AND p.entity_key = c.entity_key
-WHERE c.fingerprint IS DISTINCT FROM p.fingerprint`;
+SELECT k.project_id, k.source, k.entity_key, coalesce(cs.at, ce.at), coalesce(cs.fingerprint, ce.fingerprint), p.counted_at
+FROM metrics_change_keys k
+LEFT JOIN LATERAL (
+  SELECT s.started_at AS at, ${SESSION_FINGERPRINT} AS fingerprint
+  FROM sessions s LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
+  WHERE k.source = 'session' AND s.project_id = k.project_id AND s.session_id = k.entity_key
+  LIMIT 1
+) cs ON true
+LEFT JOIN LATERAL (
+  SELECT e.occurred_at AS at, ${KPI_EVENT_FINGERPRINT} AS fingerprint
+  FROM kpi_events e
+  WHERE k.source = 'kpi_event' AND e.project_id = k.project_id AND e.id = (CASE WHEN k.source = 'kpi_event' THEN k.entity_key::uuid END)
+    AND e.kpi_id = ANY($1::text[])
+  LIMIT 1
+) ce ON true
+LEFT JOIN LATERAL (
+  SELECT st.counted_at, st.fingerprint FROM metrics_source_state st
+  WHERE st.project_id = k.project_id AND st.source = k.source AND st.entity_key = k.entity_key
+  LIMIT 1
+) p ON true
+WHERE coalesce(cs.fingerprint, ce.fingerprint) IS DISTINCT FROM p.fingerprint`;
 
 /** A full rebuild (after `clearAll`) counts every source row: the state straight from the sources, in key order. $1: the KPI ids. */
 const COUNT_ALL_SQL = `
@@ -435,10 +459,20 @@ export class MetricsReadModelRepository {
          bucket timestamptz NOT NULL, payload jsonb NOT NULL
        ) ON COMMIT DROP`,
     );
+    // The log rows this snapshot sees are consumed (a full rebuild counts their rows anyway); rows
+    // of writers that commit later stay for the next run, with the changes they name.
     if (full) {
+      await execute(tx, `DELETE FROM metrics_source_change`);
       await execute(tx, COUNT_ALL_SQL, [KPI_METRIC_KEYS]);
       await execute(tx, findAffectedSql(ALL_INSTANTS_SQL), [TIME_GRAINS]);
     } else {
+      await execute(
+        tx,
+        `CREATE TEMP TABLE metrics_change_keys ON COMMIT DROP AS
+         WITH consumed AS (DELETE FROM metrics_source_change RETURNING project_id, source, entity_key)
+         SELECT DISTINCT project_id, source, entity_key FROM consumed`,
+      );
+      await execute(tx, `ANALYZE metrics_change_keys`);
       await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
       await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
       await execute(
@@ -837,10 +871,12 @@ export class MetricsReadModelRepository {
    * are gone. Without statistics a 30-day breakdown was read through the seed's (project_id,
    * dimension_key, dimension_value) index, filtering all 90 kept days (5× the work); without the
    * visibility map its index-only scan visits the table for every row. VACUUM cannot run inside a
-   * transaction: called once the rebuild has committed.
+   * transaction: called once the rebuild has committed. The change log too: a rebuild consumes
+   * whatever had piled up in it (all source rows after a bulk load), and the next incremental run
+   * reads it whole.
    */
   async vacuumRebuiltTables(): Promise<void> {
-    await execute(this.db, `VACUUM (ANALYZE) metrics_trend_point, metrics_breakdown_point, metrics_drilldown`);
+    await execute(this.db, `VACUUM (ANALYZE) metrics_trend_point, metrics_breakdown_point, metrics_drilldown, metrics_source_change`);
   }
 
   // ---- retention ----

@@ -14,9 +14,9 @@ import {
   SESSION_METRICS_ADDITIVE_COMPONENTS,
   SESSION_METRICS_COMPONENTS,
   SESSION_METRICS_FROM,
-  SESSION_METRICS_STATS_SQL,
+  SESSION_METRICS_MEASURES,
 } from '../session-metrics/session-metrics.repository.js';
-import { SESSION_STATS_ADDITIVE_COMPONENTS, SESSION_STATS_COMPONENTS, SESSION_STATS_SQL } from '../sessions/session-stats.sql.js';
+import { SESSION_STATS_ADDITIVE_COMPONENTS, SESSION_STATS_COMPONENTS, SESSION_STATS_MEASURES } from '../sessions/session-stats.sql.js';
 import { KPI_METRIC_KEYS, metricsOfSource, TIME_GRAINS, type MetricDefinition, type TimeGrain } from './metric-catalogue.constants.js';
 
 /** Metric keys and dimension names are code constants; checked before they are written into SQL text. */
@@ -200,27 +200,31 @@ function bucketMapJoin(source: string, projectId: string, at: string): string {
   return `JOIN metrics_bucket_map b ON b.project_id = ${projectId} AND b.source = ${literal(source)} AND b.q = ${quarterSql(at)}`;
 }
 
-function allGrainSets(keys: string): string {
-  return `GROUPING SETS ((${keys}, b.hour_bucket), (${keys}, b.day_bucket), (${keys}, b.week_bucket), (${keys}, b.month_bucket))`;
+/** One grouping set per grain of `grains` (the grain's bucket column of the bucket map), and a group's grain and bucket. */
+function grainSets(keys: string, grains: readonly TimeGrain[]): string {
+  return `GROUPING SETS (${grains.map((g) => `(${keys}, b.${g}_bucket)`).join(', ')})`;
 }
 
-const SET_GRAIN = `(CASE WHEN grouping(b.hour_bucket) = 0 THEN 'hour' WHEN grouping(b.day_bucket) = 0 THEN 'day'
-                        WHEN grouping(b.week_bucket) = 0 THEN 'week' ELSE 'month' END)::metrics_time_grain`;
-const SET_BUCKET = `coalesce(b.hour_bucket, b.day_bucket, b.week_bucket, b.month_bucket)`;
+function setGrain(grains: readonly TimeGrain[]): string {
+  return `(CASE ${grains.map((g) => `WHEN grouping(b.${g}_bucket) = 0 THEN ${literal(g)}`).join(' ')} END)::metrics_time_grain`;
+}
+
+function setBucket(grains: readonly TimeGrain[]): string {
+  return `coalesce(${grains.map((g) => `b.${g}_bucket`).join(', ')})`;
+}
 
 /**
- * Trend of metrics bucketed by the session's start: a CTE list ending in
+ * Trend of metrics bucketed by the session's start, for `grains`: a CTE list ending in
  * fresh(project_id, metric_key, grain, bucket, value, value_json). `from` names the rows (sessions
  * `s`, joined with whatever else the components read).
  */
-function sessionTrendFresh(from: string, components: string, metrics: MetricDefinition[]): string {
-  return `
+const sessionTrendFresh = (from: string, components: string, metrics: MetricDefinition[]) => (grains: readonly TimeGrain[]) => `
   grouped AS (
-    SELECT s.project_id, ${SET_GRAIN} AS grain, ${SET_BUCKET} AS bucket, ${components}
+    SELECT s.project_id, ${setGrain(grains)} AS grain, ${setBucket(grains)} AS bucket, ${components}
     FROM ${from}
     ${bucketMapJoin('session', 's.project_id', 's.started_at')}
     WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz
-    GROUP BY ${allGrainSets('s.project_id')}
+    GROUP BY ${grainSets('s.project_id', grains)}
   ),
   fresh AS (
     SELECT c.project_id, v.metric_key, c.grain, c.bucket, v.value, v.value_json
@@ -230,18 +234,17 @@ function sessionTrendFresh(from: string, components: string, metrics: MetricDefi
         ${unpivot(metrics)}
     ) AS v(metric_key, value, value_json)
   )`;
-}
 
 const SESSION_TREND_FRESH = sessionTrendFresh('sessions s', SESSION_STATS_COMPONENTS, SESSION_METRICS);
 const QUALITY_TREND_FRESH = sessionTrendFresh(SESSION_METRICS_FROM, SESSION_METRICS_COMPONENTS, QUALITY_METRICS);
 
 /** $4: the catalogue's KPI ids (the metric keys). */
-const KPI_TREND_FRESH = `
+const KPI_TREND_FRESH = (grains: readonly TimeGrain[]) => `
   grouped AS (
-    SELECT k.project_id, k.kpi_id, ${SET_GRAIN} AS grain, ${SET_BUCKET} AS bucket, count(*)::int AS events
+    SELECT k.project_id, k.kpi_id, ${setGrain(grains)} AS grain, ${setBucket(grains)} AS bucket, count(*)::int AS events
     FROM kpi_events k ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
     WHERE k.project_id = ANY($1::uuid[]) AND k.occurred_at >= $2::timestamptz AND k.occurred_at < $3::timestamptz AND k.kpi_id = ANY($4::text[])
-    GROUP BY ${allGrainSets('k.project_id, k.kpi_id')}
+    GROUP BY ${grainSets('k.project_id, k.kpi_id', grains)}
   ),
   fresh AS (
     SELECT c.project_id, c.kpi_id AS metric_key, c.grain, c.bucket,
@@ -344,15 +347,16 @@ type Span = [projectIds: string[], from: Date, to: Date];
 
 /**
  * One part of a derived table's recompute (see writePart): the fresh rows of `source`'s affected
- * buckets (a CTE list `ctes` ending in `fresh`, with `columns`; `freshParams` from the source's
- * span), how they are inserted and upserted, and how the rows of affected buckets that have no
- * fresh row any more are deleted.
+ * buckets of `grains` (a CTE list `ctes` ending in `fresh`, with `columns`; `freshParams` from the
+ * source's span of those grains), how they are inserted and upserted, and how the rows of affected
+ * buckets that have no fresh row any more are deleted.
  */
 interface WritePart {
   source: string;
+  grains: readonly TimeGrain[];
   table: string;
   columns: string;
-  ctes: string;
+  ctes: (grains: readonly TimeGrain[]) => string;
   freshParams: (span: Span) => unknown[];
   /** The INSERT … SELECT reading the relation `rows`; `at` is the compute instant's parameter. */
   insert: (rows: string, at: string) => string;
@@ -501,15 +505,16 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * The span of a source's affected buckets: its projects and [from, to). Passed as parameters so
-   * the planner sees how many rows the span holds (a scan of the table for a full rebuild, an
-   * index range for a few buckets). Null when nothing of the source changed.
+   * The span of a source's affected buckets of `grains`: its projects and [from, to). Passed as
+   * parameters so the planner sees how many rows the span holds (a scan of the table for a full
+   * rebuild, an index range for a few buckets). Null when nothing of the source changed.
    */
-  private async affectedSpan(tx: Db, source: string): Promise<Span | null> {
+  private async affectedSpan(tx: Db, source: string, grains: readonly TimeGrain[]): Promise<Span | null> {
     const row = await queryOne<{ projects: string[] | null; from: Date | null; to: Date | null }>(
       tx,
-      `SELECT array_agg(DISTINCT project_id) AS projects, min(bucket) AS "from", max(bucket_end) AS "to" FROM metrics_affected WHERE source = $1`,
-      [source],
+      `SELECT array_agg(DISTINCT project_id) AS projects, min(bucket) AS "from", max(bucket_end) AS "to" FROM metrics_affected
+       WHERE source = $1 AND grain = ANY($2::metrics_time_grain[])`,
+      [source, grains],
     );
     return row?.projects && row.from && row.to ? [row.projects, row.from, row.to] : null;
   }
@@ -521,22 +526,41 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * Writes one part's fresh rows (`freshParams`: the part's parameters for its source's span). Incremental run: the rows go to the temporary table `table` first, analyzed, so
-   * the write is planned on their true size (the planner cannot estimate how many rows the
-   * grouping of affected buckets gives, and a one-row guess made the anti-join of the deletes
-   * quadratic); then one statement upserts them (`insert` + `onConflict`, touching only rows whose
-   * value changed) and deletes the rows of affected buckets that have no fresh row (`deleteGone`,
-   * parameters from $2: `deleteParams`; $1 is the compute instant). Full rebuild: after `clearAll`
-   * the table holds none of them, so they are inserted straight from the query.
+   * Writes one part's fresh rows. Full rebuild: after `clearAll` the table holds none of them, so
+   * they are inserted straight from one query grouping every grain in one pass over the sources.
+   * Incremental run: one query per grain, each reading only the span of that grain's affected
+   * buckets — a change in the last day recomputes its month bucket from the month's rows, but its
+   * hour and day buckets from that day's rows, not the month's (percentiles sort every group's
+   * rows). The rows go to the temporary table `table` first, analyzed, so the write is planned on
+   * their true size (the planner cannot estimate how many rows the grouping of affected buckets
+   * gives, and a one-row guess made the anti-join of the deletes quadratic); then one statement
+   * upserts them (`insert` + `onConflict`, touching only rows whose value changed) and deletes the
+   * rows of affected buckets that have no fresh row (`deleteGone`, parameters from $2:
+   * `deleteParams`; $1 is the compute instant).
    */
-  private async writePart(tx: Db, full: boolean, now: Date, part: WritePart, freshParams: unknown[]): Promise<WriteCounts> {
-    const fresh = `WITH ${part.ctes} SELECT ${part.columns} FROM fresh`;
+  private async writePart(tx: Db, full: boolean, now: Date, part: WritePart): Promise<WriteCounts> {
+    const passes = full ? [part.grains] : part.grains.map((g) => [g]);
     if (full) {
+      const span = await this.affectedSpan(tx, part.source, part.grains);
+      if (!span) return { upserted: 0, deleted: 0 };
+      const freshParams = part.freshParams(span);
+      const fresh = `WITH ${part.ctes(part.grains)} SELECT ${part.columns} FROM fresh`;
       const upserted = await execute(tx, part.insert(`(${fresh}) AS fresh`, `$${freshParams.length + 1}`), [...freshParams, now]);
       return { upserted, deleted: 0 };
     }
     await execute(tx, `TRUNCATE ${part.table}`);
-    await execute(tx, `INSERT INTO ${part.table} (${part.columns}) ${fresh}`, freshParams);
+    let any = false;
+    for (const grains of passes) {
+      const span = await this.affectedSpan(tx, part.source, grains);
+      if (!span) continue;
+      any = true;
+      await execute(
+        tx,
+        `INSERT INTO ${part.table} (${part.columns}) WITH ${part.ctes(grains)} SELECT ${part.columns} FROM fresh`,
+        part.freshParams(span),
+      );
+    }
+    if (!any) return { upserted: 0, deleted: 0 };
     await execute(tx, `ANALYZE ${part.table}`);
     const row = await queryOne<WriteCounts>(
       tx,
@@ -548,13 +572,11 @@ export class MetricsReadModelRepository {
     return row!;
   }
 
-  /** Writes each part whose source has affected buckets, with its fresh rows' parameters from that source's span; sums the counts. */
+  /** Writes each part (those whose source has no affected bucket write nothing); sums the counts. */
   private async writeParts(tx: Db, full: boolean, now: Date, parts: WritePart[]): Promise<WriteCounts> {
     const total: WriteCounts = { upserted: 0, deleted: 0 };
     for (const part of parts) {
-      const span = await this.affectedSpan(tx, part.source);
-      if (!span) continue;
-      const counts = await this.writePart(tx, full, now, part, part.freshParams(span));
+      const counts = await this.writePart(tx, full, now, part);
       total.upserted += counts.upserted;
       total.deleted += counts.deleted;
     }
@@ -567,7 +589,7 @@ export class MetricsReadModelRepository {
    * buckets that have no data any more.
    */
   async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts> {
-    const parts: [string, string, string[]][] = [
+    const parts: [string, (grains: readonly TimeGrain[]) => string, string[]][] = [
       ['session', SESSION_TREND_FRESH, SESSION_METRICS.map((m) => m.key)],
       ['session', QUALITY_TREND_FRESH, QUALITY_METRICS.map((m) => m.key)],
       ['kpi_event', KPI_TREND_FRESH, KPI_METRIC_KEYS],
@@ -578,6 +600,7 @@ export class MetricsReadModelRepository {
       now,
       parts.map(([source, fresh, metricKeys]) => ({
         source,
+        grains: TIME_GRAINS,
         table: 'metrics_fresh_trend',
         columns: 'project_id, metric_key, grain, bucket, value, value_json',
         ctes: fresh,
@@ -619,9 +642,10 @@ export class MetricsReadModelRepository {
       now,
       parts.map(([source, fresh, metricKeys, dimensions]) => ({
         source,
+        grains: ['day'],
         table: 'metrics_fresh_breakdown',
         columns: 'project_id, metric_key, bucket, dimension_key, dimension_value, value, value_json',
-        ctes: fresh,
+        ctes: () => fresh,
         freshParams: (span) => (source === 'kpi_event' ? [...span, metricKeys] : span),
         insert: (rows, at) => `
           INSERT INTO metrics_breakdown_point AS t (project_id, metric_key, time_grain, time_bucket, dimension_key, dimension_value,
@@ -658,9 +682,10 @@ export class MetricsReadModelRepository {
       now,
       parts.map(([source, fresh, entityType, metricKeys]) => ({
         source,
+        grains: ['day'],
         table: 'metrics_fresh_drilldown',
         columns: 'project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload',
-        ctes: fresh,
+        ctes: () => fresh,
         freshParams: (span) => [...span, metricKeys, cutoff],
         insert: (rows, at) => `
           INSERT INTO metrics_drilldown AS t (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
@@ -693,26 +718,59 @@ export class MetricsReadModelRepository {
     );
   }
 
-  /** The live session statistics (GET …/stats/sessions) over [from, to): the same statement. */
-  async sessionStats(tx: Db, projectId: string, from: Date, to: Date) {
-    return (await queryOne<Record<string, number | null>>(tx, SESSION_STATS_SQL, [projectId, from, to]))!;
-  }
-
-  /** The live session-metrics statistics (GET …/stats/session-metrics) over [from, to): the same statement. */
-  async sessionMetricsStats(tx: Db, projectId: string, from: Date, to: Date) {
-    return (await queryOne<Record<string, number | null>>(tx, SESSION_METRICS_STATS_SQL, [projectId, from, to]))!;
-  }
-
-  /** Recorded events per catalogue KPI over [from, to). */
-  async kpiCounts(tx: Db, projectId: string, from: Date, to: Date): Promise<Record<string, number>> {
-    const rows = await queryRows<{ kpiId: string; events: number }>(
+  /**
+   * The summary's headline figures over each of `periods` ([from, to) of sessions' starts and KPI
+   * events' instants), in order: each figure is the measure of the live stats endpoints
+   * (GET …/stats/sessions, …/stats/session-metrics) computed from the same components over the
+   * period's rows, in one statement. The periods overlap (the last 30 days hold the last 7), and
+   * the session-metrics rows need their sessions' starts: completed sessions joined to their
+   * metrics once over the span of all periods (a join per period read all session metrics six
+   * times), then each period aggregated from that span like the live statement does over its range.
+   */
+  async summaryFigures(tx: Db, projectId: string, periods: { from: Date; to: Date }[]): Promise<Record<string, number | null>[]> {
+    const from = new Date(Math.min(...periods.map((p) => p.from.getTime())));
+    const to = new Date(Math.max(...periods.map((p) => p.to.getTime())));
+    const rows = await queryRows<{ figures: Record<string, number | null>; kpis: Record<string, number> | null }>(
       tx,
-      `SELECT k.kpi_id AS "kpiId", count(*)::int AS events FROM kpi_events k
-       WHERE k.project_id = $1 AND k.occurred_at >= $2 AND k.occurred_at < $3 AND k.kpi_id = ANY($4::text[])
-       GROUP BY k.kpi_id`,
-      [projectId, from, to, KPI_METRIC_KEYS],
+      `WITH periods AS (
+         SELECT * FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS p(period_from, period_to, i)
+       ),
+       quality_rows AS MATERIALIZED (
+         -- the components read only the metrics m (and count rows), so the span's rows stand in for them
+         SELECT s.started_at AS session_started_at, m.*
+         FROM ${SESSION_METRICS_FROM}
+         WHERE m.project_id = $1 AND s.started_at >= $4 AND s.started_at < $5
+       )
+       SELECT p.i, jsonb_build_object(
+                'sessions', sv.sessions, 'bounce_rate', sv.bounce_rate, 'conversion_rate', sv.conversion_rate,
+                'median_duration_seconds', sv.median_duration_seconds,
+                'drop_off_rate', qv.drop_off_rate, 'completion_rate', qv.completion_rate) AS figures,
+              kv.kpis
+       FROM periods p
+       CROSS JOIN LATERAL (
+         SELECT ${measureValueSql(SESSION_STATS_MEASURES.sessions)} AS sessions,
+                ${measureValueSql(SESSION_STATS_MEASURES.bounce_rate)} AS bounce_rate,
+                ${measureValueSql(SESSION_STATS_MEASURES.conversion_rate)} AS conversion_rate,
+                ${measureValueSql(SESSION_STATS_MEASURES.median_duration_seconds)} AS median_duration_seconds
+         FROM (SELECT ${SESSION_STATS_COMPONENTS} FROM sessions s
+               WHERE s.project_id = $1 AND s.started_at >= p.period_from AND s.started_at < p.period_to) c
+       ) sv
+       CROSS JOIN LATERAL (
+         SELECT ${measureValueSql(SESSION_METRICS_MEASURES.drop_off_rate)} AS drop_off_rate,
+                ${measureValueSql(SESSION_METRICS_MEASURES.completion_rate)} AS completion_rate
+         FROM (SELECT ${SESSION_METRICS_ADDITIVE_COMPONENTS} FROM quality_rows m
+               WHERE m.session_started_at >= p.period_from AND m.session_started_at < p.period_to) c
+       ) qv
+       CROSS JOIN LATERAL (
+         SELECT jsonb_object_agg(kpi_id, events) AS kpis
+         FROM (SELECT k.kpi_id, count(*)::int AS events FROM kpi_events k
+               WHERE k.project_id = $1 AND k.occurred_at >= p.period_from AND k.occurred_at < p.period_to AND k.kpi_id = ANY($6::text[])
+               GROUP BY k.kpi_id) c
+       ) kv
+       ORDER BY p.i`,
+      [projectId, periods.map((p) => p.from), periods.map((p) => p.to), from, to, KPI_METRIC_KEYS],
     );
-    return Object.fromEntries(KPI_METRIC_KEYS.map((k) => [k, rows.find((r) => r.kpiId === k)?.events ?? 0]));
+    return rows.map((r) => ({ ...r.figures, ...Object.fromEntries(KPI_METRIC_KEYS.map((k) => [k, r.kpis?.[k] ?? 0])) }));
   }
 
   async insertSummary(tx: Db, projectId: string, capturedAt: Date, version: string, payload: unknown): Promise<void> {

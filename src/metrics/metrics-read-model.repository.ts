@@ -736,8 +736,10 @@ export class MetricsReadModelRepository {
          SELECT * FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS p(period_from, period_to, i)
        ),
        quality_rows AS MATERIALIZED (
-         -- the components read only the metrics m (and count rows), so the span's rows stand in for them
-         SELECT s.started_at AS session_started_at, m.*
+         -- the additive components read only these columns of the metrics m (one that read another
+         -- would fail here, not go wrong): the span's rows stand in for m, kept narrow as they are read six times
+         SELECT s.started_at AS session_started_at, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
+                m.dropped_off
          FROM ${SESSION_METRICS_FROM}
          WHERE m.project_id = $1 AND s.started_at >= $4 AND s.started_at < $5
        )

@@ -346,6 +346,12 @@ export interface WriteCounts {
 type Span = [projectIds: string[], from: Date, to: Date];
 
 /**
+ * The grains an incremental run groups together in one pass over their span: an affected hour
+ * lies in an affected day (both hold the changed instant), so the day's span serves both.
+ */
+const INCREMENTAL_PASSES: readonly (readonly TimeGrain[])[] = [['hour', 'day'], ['week'], ['month']];
+
+/**
  * One part of a derived table's recompute (see writePart): the fresh rows of `source`'s affected
  * buckets of `grains` (a CTE list `ctes` ending in `fresh`, with `columns`; `freshParams` from the
  * source's span of those grains), how they are inserted and upserted, and how the rows of affected
@@ -528,10 +534,10 @@ export class MetricsReadModelRepository {
   /**
    * Writes one part's fresh rows. Full rebuild: after `clearAll` the table holds none of them, so
    * they are inserted straight from one query grouping every grain in one pass over the sources.
-   * Incremental run: one query per grain, each reading only the span of that grain's affected
-   * buckets — a change in the last day recomputes its month bucket from the month's rows, but its
-   * hour and day buckets from that day's rows, not the month's (percentiles sort every group's
-   * rows). The rows go to the temporary table `table` first, analyzed, so the write is planned on
+   * Incremental run: one query per pass of INCREMENTAL_PASSES, each reading only the span of its
+   * grains' affected buckets — a change in the last day recomputes its month bucket from the
+   * month's rows, but its hour and day buckets from that day's rows, not the month's (percentiles
+   * sort every group's rows). The rows go to the temporary table `table` first, analyzed, so the write is planned on
    * their true size (the planner cannot estimate how many rows the grouping of affected buckets
    * gives, and a one-row guess made the anti-join of the deletes quadratic); then one statement
    * upserts them (`insert` + `onConflict`, touching only rows whose value changed) and deletes the
@@ -539,7 +545,6 @@ export class MetricsReadModelRepository {
    * `deleteParams`; $1 is the compute instant).
    */
   private async writePart(tx: Db, full: boolean, now: Date, part: WritePart): Promise<WriteCounts> {
-    const passes = full ? [part.grains] : part.grains.map((g) => [g]);
     if (full) {
       const span = await this.affectedSpan(tx, part.source, part.grains);
       if (!span) return { upserted: 0, deleted: 0 };
@@ -550,7 +555,7 @@ export class MetricsReadModelRepository {
     }
     await execute(tx, `TRUNCATE ${part.table}`);
     let any = false;
-    for (const grains of passes) {
+    for (const grains of INCREMENTAL_PASSES.map((pass) => pass.filter((g) => part.grains.includes(g))).filter((pass) => pass.length > 0)) {
       const span = await this.affectedSpan(tx, part.source, grains);
       if (!span) continue;
       any = true;

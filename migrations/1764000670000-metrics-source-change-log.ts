@@ -10,7 +10,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * from `projects`, a hand edit). A key becomes visible to the compute's snapshot exactly when the
  * change it names does, so a change committed late by a concurrent transaction is neither missed
  * nor read early; the compute fingerprints only the logged rows and deletes the log rows it saw.
- * An update logs its old and new keys (a key that changes moves its row to another entity).
+ * An update logs its old and new keys (a key that changes moves its row to another entity); a
+ * TRUNCATE, which names no rows, logs every counted key of the source, so they are all found gone.
  *
  * Changes made before this migration that no compute has counted yet are unknown to the log: it
  * starts with every source key and every counted key, so the next run compares them all once.
@@ -30,7 +31,10 @@ export class MetricsSourceChangeLog1764000670000 implements MigrationInterface {
     await db.query(`
       CREATE FUNCTION metrics_log_session_change() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF TG_OP = 'INSERT' THEN
+        IF TG_OP = 'TRUNCATE' THEN
+          INSERT INTO metrics_source_change (project_id, source, entity_key)
+          SELECT project_id, source, entity_key FROM metrics_source_state WHERE source = 'session';
+        ELSIF TG_OP = 'INSERT' THEN
           INSERT INTO metrics_source_change (project_id, source, entity_key) SELECT project_id, 'session', session_id FROM new_rows;
         ELSIF TG_OP = 'DELETE' THEN
           INSERT INTO metrics_source_change (project_id, source, entity_key) SELECT project_id, 'session', session_id FROM old_rows;
@@ -43,7 +47,10 @@ export class MetricsSourceChangeLog1764000670000 implements MigrationInterface {
     await db.query(`
       CREATE FUNCTION metrics_log_kpi_event_change() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF TG_OP = 'INSERT' THEN
+        IF TG_OP = 'TRUNCATE' THEN
+          INSERT INTO metrics_source_change (project_id, source, entity_key)
+          SELECT project_id, source, entity_key FROM metrics_source_state WHERE source = 'kpi_event';
+        ELSIF TG_OP = 'INSERT' THEN
           INSERT INTO metrics_source_change (project_id, source, entity_key) SELECT project_id, 'kpi_event', id::text FROM new_rows;
         ELSIF TG_OP = 'DELETE' THEN
           INSERT INTO metrics_source_change (project_id, source, entity_key) SELECT project_id, 'kpi_event', id::text FROM old_rows;
@@ -65,6 +72,7 @@ export class MetricsSourceChangeLog1764000670000 implements MigrationInterface {
                       REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
       await db.query(`CREATE TRIGGER ${table}_metrics_delete AFTER DELETE ON ${table}
                       REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+      await db.query(`CREATE TRIGGER ${table}_metrics_truncate AFTER TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
     }
     await db.query(`
       INSERT INTO metrics_source_change (project_id, source, entity_key)
@@ -75,7 +83,7 @@ export class MetricsSourceChangeLog1764000670000 implements MigrationInterface {
 
   async down(db: QueryRunner): Promise<void> {
     for (const table of ['sessions', 'session_metrics', 'kpi_events']) {
-      for (const event of ['insert', 'update', 'delete']) await db.query(`DROP TRIGGER ${table}_metrics_${event} ON ${table}`);
+      for (const event of ['insert', 'update', 'delete', 'truncate']) await db.query(`DROP TRIGGER ${table}_metrics_${event} ON ${table}`);
     }
     await db.query(`DROP FUNCTION metrics_log_kpi_event_change()`);
     await db.query(`DROP FUNCTION metrics_log_session_change()`);

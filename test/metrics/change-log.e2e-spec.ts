@@ -98,4 +98,11 @@ describe('metrics compute: the source change log', () => {
     expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1 });
     expect(await dayValue('sessions', '2026-04-04')).toBe(1);
   });
+
+  it('sees a truncated source table: every row it counted is gone', async () => {
+    await t.sql(`TRUNCATE kpi_events`);
+    expect(await computeMetrics(t)).toMatchObject({ kpiEventsChanged: 2 });
+    expect(await dayValue('kpi.onboarding.step_1_completed', '2026-04-10')).toBe(0);
+    expect(await computeMetrics(t)).toMatchObject({ kpiEventsChanged: 0, buckets: 0 });
+  });
 });

@@ -11,6 +11,7 @@ import { MetricsReadModel1764000500000 } from './1764000500000-metrics-read-mode
 import { MetricsSourceStateWithoutFk1764000510000 } from './1764000510000-metrics-source-state-without-fk.js';
 import { BreakdownComponents1764000650000 } from './1764000650000-breakdown-components.js';
 import { ApiKeyCreatedAtMs1764000660000 } from './1764000660000-api-key-created-at-ms.js';
+import { MetricsSourceChangeLog1764000670000 } from './1764000670000-metrics-source-change-log.js';
 import { RebuildQueueEventSpan1764000700000 } from './1764000700000-rebuild-queue-event-span.js';
 
 export const MIGRATIONS = [
@@ -23,5 +24,6 @@ export const MIGRATIONS = [
   MetricsSourceStateWithoutFk1764000510000,
   BreakdownComponents1764000650000,
   ApiKeyCreatedAtMs1764000660000,
+  MetricsSourceChangeLog1764000670000,
   RebuildQueueEventSpan1764000700000,
 ];

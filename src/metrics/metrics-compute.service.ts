@@ -7,6 +7,17 @@ import { MetricsReadModelRepository } from './metrics-read-model.repository.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** The summary's figures, in payload order. */
+const SUMMARY_FIGURES = [
+  'sessions',
+  'bounce_rate',
+  'conversion_rate',
+  'median_duration_seconds',
+  'drop_off_rate',
+  'completion_rate',
+  ...KPI_METRIC_KEYS,
+];
+
 /** The summary's windows: the last 24 hours, 7 days and 30 days before the snapshot, each with the period before it. */
 export const SUMMARY_WINDOWS = [
   { key: '24h', ms: DAY_MS },
@@ -98,40 +109,33 @@ export class MetricsComputeService {
     return projects.length;
   }
 
-  /** The headline figures of each window and its previous period, from the live stats statements. */
+  /** The headline figures of each window and its previous period, as the live stats endpoints compute them. */
   private async summaryPayload(tx: Db, projectId: string, now: Date) {
-    const windows: Record<string, unknown> = {};
-    for (const w of SUMMARY_WINDOWS) {
-      const to = now;
+    const periods = SUMMARY_WINDOWS.map((w) => {
       const from = new Date(now.getTime() - w.ms);
-      const previousFrom = new Date(from.getTime() - w.ms);
-      const cur = await this.figures(tx, projectId, from, to);
-      const prev = await this.figures(tx, projectId, previousFrom, from);
+      return { window: w, from, to: now, previousFrom: new Date(from.getTime() - w.ms) };
+    });
+    const figures = await this.repository.summaryFigures(
+      tx,
+      projectId,
+      periods.flatMap((p) => [
+        { from: p.from, to: p.to },
+        { from: p.previousFrom, to: p.from },
+      ]),
+    );
+    const windows: Record<string, unknown> = {};
+    periods.forEach((p, i) => {
+      const [cur, prev] = [figures[2 * i], figures[2 * i + 1]];
       const metrics: Record<string, HeadlineValue> = {};
-      for (const key of Object.keys(cur)) metrics[key] = headline(cur[key], prev[key]);
-      windows[w.key] = {
-        from: from.toISOString(),
-        to: to.toISOString(),
-        previousFrom: previousFrom.toISOString(),
-        previousTo: from.toISOString(),
+      for (const key of SUMMARY_FIGURES) metrics[key] = headline(cur[key], prev[key]);
+      windows[p.window.key] = {
+        from: p.from.toISOString(),
+        to: p.to.toISOString(),
+        previousFrom: p.previousFrom.toISOString(),
+        previousTo: p.from.toISOString(),
         metrics,
       };
-    }
+    });
     return { windows };
-  }
-
-  private async figures(tx: Db, projectId: string, from: Date, to: Date): Promise<Record<string, number | null>> {
-    const sessions = await this.repository.sessionStats(tx, projectId, from, to);
-    const quality = await this.repository.sessionMetricsStats(tx, projectId, from, to);
-    const kpis = await this.repository.kpiCounts(tx, projectId, from, to);
-    return {
-      sessions: sessions.sessions,
-      bounce_rate: sessions.bounceRate,
-      conversion_rate: sessions.conversionRate,
-      median_duration_seconds: sessions.medianDurationSeconds,
-      drop_off_rate: quality.dropOffRate,
-      completion_rate: quality.completionRateMean,
-      ...Object.fromEntries(KPI_METRIC_KEYS.map((k) => [k, kpis[k]])),
-    };
   }
 }

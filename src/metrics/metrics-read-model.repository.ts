@@ -14,9 +14,9 @@ import {
   SESSION_METRICS_ADDITIVE_COMPONENTS,
   SESSION_METRICS_COMPONENTS,
   SESSION_METRICS_FROM,
-  SESSION_METRICS_STATS_SQL,
+  SESSION_METRICS_MEASURES,
 } from '../session-metrics/session-metrics.repository.js';
-import { SESSION_STATS_ADDITIVE_COMPONENTS, SESSION_STATS_COMPONENTS, SESSION_STATS_SQL } from '../sessions/session-stats.sql.js';
+import { SESSION_STATS_ADDITIVE_COMPONENTS, SESSION_STATS_COMPONENTS, SESSION_STATS_MEASURES } from '../sessions/session-stats.sql.js';
 import { KPI_METRIC_KEYS, metricsOfSource, TIME_GRAINS, type MetricDefinition, type TimeGrain } from './metric-catalogue.constants.js';
 
 /** Metric keys and dimension names are code constants; checked before they are written into SQL text. */
@@ -52,34 +52,58 @@ const SESSION_METRICS = metricsOfSource('sessions');
 const QUALITY_METRICS = metricsOfSource('session_metrics');
 const KPI_MEASURE: Measure = { kind: 'count', count: 'events' };
 
+const SESSION_FINGERPRINT = `
+  hash_record_extended(row(s.status, s.started_at, s.duration_seconds, s.page_count, s.bounced, s.converted, s.entry_page, s.exit_page,
+                           m.session_id IS NOT NULL, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
+                           m.dropped_off, m.drop_off_step), 0)::text`;
+const KPI_EVENT_FINGERPRINT = `hash_record_extended(row(e.kpi_id, e.user_id, e.occurred_at, e.metadata), 0)::text`;
+
 /**
- * The sources changed since the last compute, found by comparing each source row with what was
- * counted last time (`metrics_source_state`): new rows, changed rows (their old AND new instants),
- * and rows gone. The fingerprint (a 64-bit hash of the row) covers every column a metric, breakdown
- * or drilldown reads, so a change of any of them — whatever clock stamped it — is seen; no
- * timestamp watermark to race with. $1: the KPI ids of the catalogue.
+ * Every current source row with the instant that buckets it and a fingerprint: a 64-bit hash of
+ * every column a metric, breakdown or drilldown reads, so a change of any of them is seen and a
+ * write that changed none of them (a session's metrics recomputed to the same values) is not.
+ * $1: the KPI ids of the catalogue.
  */
 const CURRENT_SOURCE_ROWS_SQL = `
-  SELECT s.project_id, 'session'::text AS source, s.session_id AS entity_key, s.started_at AS at,
-         hash_record_extended(row(s.status, s.started_at, s.duration_seconds, s.page_count, s.bounced, s.converted, s.entry_page, s.exit_page,
-                                  m.session_id IS NOT NULL, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
-                                  m.dropped_off, m.drop_off_step), 0)::text AS fingerprint
+  SELECT s.project_id, 'session'::text AS source, s.session_id AS entity_key, s.started_at AS at, ${SESSION_FINGERPRINT} AS fingerprint
   FROM sessions s
   LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
   UNION ALL
-  SELECT k.project_id, 'kpi_event', k.id::text, k.occurred_at,
-         hash_record_extended(row(k.kpi_id, k.user_id, k.occurred_at, k.metadata), 0)::text
-  FROM kpi_events k
-  WHERE k.kpi_id = ANY($1::text[])`;
+  SELECT e.project_id, 'kpi_event', e.id::text, e.occurred_at, ${KPI_EVENT_FINGERPRINT}
+  FROM kpi_events e
+  WHERE e.kpi_id = ANY($1::text[])`;
 
+/**
+ * The source rows changed since the last compute: each key the writers logged
+ * (`metrics_source_change`, copied to `metrics_change_keys`) whose current row differs from what
+ * was counted last time (`metrics_source_state`) — a new row, a changed row (its old AND new
+ * instants), or a row gone. Each key is looked up by primary key (LIMIT 1 keeps the lookups
+ * apart from the join, so a few thousand keys are never hashed against a million rows).
+ * A logged KPI event's key is its uuid as text. $1: the KPI ids.
+ */
 const FIND_CHANGES_SQL = `
 INSERT INTO metrics_changed (project_id, source, entity_key, new_at, new_fingerprint, old_at)
-WITH cur AS (${CURRENT_SOURCE_ROWS_SQL})
-SELECT coalesce(c.project_id, p.project_id), coalesce(c.source, p.source), coalesce(c.entity_key, p.entity_key),
-       c.at, c.fingerprint, p.counted_at
-FROM cur c
-FULL JOIN metrics_source_state p ON p.project_id = c.project_id AND p.source = c.source AND p.entity_key = c.entity_key
-WHERE c.fingerprint IS DISTINCT FROM p.fingerprint`;
+SELECT k.project_id, k.source, k.entity_key, coalesce(cs.at, ce.at), coalesce(cs.fingerprint, ce.fingerprint), p.counted_at
+FROM metrics_change_keys k
+LEFT JOIN LATERAL (
+  SELECT s.started_at AS at, ${SESSION_FINGERPRINT} AS fingerprint
+  FROM sessions s LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
+  WHERE k.source = 'session' AND s.project_id = k.project_id AND s.session_id = k.entity_key
+  LIMIT 1
+) cs ON true
+LEFT JOIN LATERAL (
+  SELECT e.occurred_at AS at, ${KPI_EVENT_FINGERPRINT} AS fingerprint
+  FROM kpi_events e
+  WHERE k.source = 'kpi_event' AND e.project_id = k.project_id AND e.id = (CASE WHEN k.source = 'kpi_event' THEN k.entity_key::uuid END)
+    AND e.kpi_id = ANY($1::text[])
+  LIMIT 1
+) ce ON true
+LEFT JOIN LATERAL (
+  SELECT st.counted_at, st.fingerprint FROM metrics_source_state st
+  WHERE st.project_id = k.project_id AND st.source = k.source AND st.entity_key = k.entity_key
+  LIMIT 1
+) p ON true
+WHERE coalesce(cs.fingerprint, ce.fingerprint) IS DISTINCT FROM p.fingerprint`;
 
 /** A full rebuild (after `clearAll`) counts every source row: the state straight from the sources, in key order. $1: the KPI ids. */
 const COUNT_ALL_SQL = `
@@ -176,27 +200,31 @@ function bucketMapJoin(source: string, projectId: string, at: string): string {
   return `JOIN metrics_bucket_map b ON b.project_id = ${projectId} AND b.source = ${literal(source)} AND b.q = ${quarterSql(at)}`;
 }
 
-function allGrainSets(keys: string): string {
-  return `GROUPING SETS ((${keys}, b.hour_bucket), (${keys}, b.day_bucket), (${keys}, b.week_bucket), (${keys}, b.month_bucket))`;
+/** One grouping set per grain of `grains` (the grain's bucket column of the bucket map), and a group's grain and bucket. */
+function grainSets(keys: string, grains: readonly TimeGrain[]): string {
+  return `GROUPING SETS (${grains.map((g) => `(${keys}, b.${g}_bucket)`).join(', ')})`;
 }
 
-const SET_GRAIN = `(CASE WHEN grouping(b.hour_bucket) = 0 THEN 'hour' WHEN grouping(b.day_bucket) = 0 THEN 'day'
-                        WHEN grouping(b.week_bucket) = 0 THEN 'week' ELSE 'month' END)::metrics_time_grain`;
-const SET_BUCKET = `coalesce(b.hour_bucket, b.day_bucket, b.week_bucket, b.month_bucket)`;
+function setGrain(grains: readonly TimeGrain[]): string {
+  return `(CASE ${grains.map((g) => `WHEN grouping(b.${g}_bucket) = 0 THEN ${literal(g)}`).join(' ')} END)::metrics_time_grain`;
+}
+
+function setBucket(grains: readonly TimeGrain[]): string {
+  return `coalesce(${grains.map((g) => `b.${g}_bucket`).join(', ')})`;
+}
 
 /**
- * Trend of metrics bucketed by the session's start: a CTE list ending in
+ * Trend of metrics bucketed by the session's start, for `grains`: a CTE list ending in
  * fresh(project_id, metric_key, grain, bucket, value, value_json). `from` names the rows (sessions
  * `s`, joined with whatever else the components read).
  */
-function sessionTrendFresh(from: string, components: string, metrics: MetricDefinition[]): string {
-  return `
+const sessionTrendFresh = (from: string, components: string, metrics: MetricDefinition[]) => (grains: readonly TimeGrain[]) => `
   grouped AS (
-    SELECT s.project_id, ${SET_GRAIN} AS grain, ${SET_BUCKET} AS bucket, ${components}
+    SELECT s.project_id, ${setGrain(grains)} AS grain, ${setBucket(grains)} AS bucket, ${components}
     FROM ${from}
     ${bucketMapJoin('session', 's.project_id', 's.started_at')}
     WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz
-    GROUP BY ${allGrainSets('s.project_id')}
+    GROUP BY ${grainSets('s.project_id', grains)}
   ),
   fresh AS (
     SELECT c.project_id, v.metric_key, c.grain, c.bucket, v.value, v.value_json
@@ -206,18 +234,25 @@ function sessionTrendFresh(from: string, components: string, metrics: MetricDefi
         ${unpivot(metrics)}
     ) AS v(metric_key, value, value_json)
   )`;
-}
 
 const SESSION_TREND_FRESH = sessionTrendFresh('sessions s', SESSION_STATS_COMPONENTS, SESSION_METRICS);
-const QUALITY_TREND_FRESH = sessionTrendFresh(SESSION_METRICS_FROM, SESSION_METRICS_COMPONENTS, QUALITY_METRICS);
+/**
+ * An incremental run joins completed sessions to their metrics once, over the span of all affected
+ * session buckets (`metrics_quality_span`, see findChanges): each pass and the drop-off breakdown
+ * read that instead of joining again (every join read all session-metrics rows). Its rows stand in
+ * for `m` (the metrics columns) and `s` (the session's project and start, all the statements read of it).
+ */
+const QUALITY_SPAN_FROM = `metrics_quality_span m CROSS JOIN LATERAL (SELECT m.span_project_id AS project_id, m.span_started_at AS started_at) s`;
+const QUALITY_TREND_FRESH = (full: boolean) =>
+  sessionTrendFresh(full ? SESSION_METRICS_FROM : QUALITY_SPAN_FROM, SESSION_METRICS_COMPONENTS, QUALITY_METRICS);
 
 /** $4: the catalogue's KPI ids (the metric keys). */
-const KPI_TREND_FRESH = `
+const KPI_TREND_FRESH = (grains: readonly TimeGrain[]) => `
   grouped AS (
-    SELECT k.project_id, k.kpi_id, ${SET_GRAIN} AS grain, ${SET_BUCKET} AS bucket, count(*)::int AS events
+    SELECT k.project_id, k.kpi_id, ${setGrain(grains)} AS grain, ${setBucket(grains)} AS bucket, count(*)::int AS events
     FROM kpi_events k ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
     WHERE k.project_id = ANY($1::uuid[]) AND k.occurred_at >= $2::timestamptz AND k.occurred_at < $3::timestamptz AND k.kpi_id = ANY($4::text[])
-    GROUP BY ${allGrainSets('k.project_id, k.kpi_id')}
+    GROUP BY ${grainSets('k.project_id, k.kpi_id', grains)}
   ),
   fresh AS (
     SELECT c.project_id, c.kpi_id AS metric_key, c.grain, c.bucket,
@@ -253,10 +288,10 @@ const SESSION_BREAKDOWN_FRESH = `
  * null, numerator 0) is stored too: it carries the bucket's total for buckets where no one dropped off.
  */
 const DROP_OFF_BY_STEP: Measure = { kind: 'rate', numerator: 'dropped', denominator: 'bucket_sessions' };
-const QUALITY_BREAKDOWN_FRESH = `
+const QUALITY_BREAKDOWN_FRESH = (full: boolean) => `
   grouped AS (
     SELECT s.project_id, b.day_bucket AS bucket, m.drop_off_step AS dimension_value, ${SESSION_METRICS_ADDITIVE_COMPONENTS}
-    FROM ${SESSION_METRICS_FROM}
+    FROM ${full ? SESSION_METRICS_FROM : QUALITY_SPAN_FROM}
     ${bucketMapJoin('session', 's.project_id', 's.started_at')}
     WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz AND b.day_affected
     GROUP BY s.project_id, b.day_bucket, m.drop_off_step
@@ -319,16 +354,23 @@ export interface WriteCounts {
 type Span = [projectIds: string[], from: Date, to: Date];
 
 /**
+ * The grains an incremental run groups together in one pass over their span: an affected hour
+ * lies in an affected day (both hold the changed instant), so the day's span serves both.
+ */
+const INCREMENTAL_PASSES: readonly (readonly TimeGrain[])[] = [['hour', 'day'], ['week'], ['month']];
+
+/**
  * One part of a derived table's recompute (see writePart): the fresh rows of `source`'s affected
- * buckets (a CTE list `ctes` ending in `fresh`, with `columns`; `freshParams` from the source's
- * span), how they are inserted and upserted, and how the rows of affected buckets that have no
- * fresh row any more are deleted.
+ * buckets of `grains` (a CTE list `ctes` ending in `fresh`, with `columns`; `freshParams` from the
+ * source's span of those grains), how they are inserted and upserted, and how the rows of affected
+ * buckets that have no fresh row any more are deleted.
  */
 interface WritePart {
   source: string;
+  grains: readonly TimeGrain[];
   table: string;
   columns: string;
-  ctes: string;
+  ctes: (grains: readonly TimeGrain[]) => string;
   freshParams: (span: Span) => unknown[];
   /** The INSERT … SELECT reading the relation `rows`; `at` is the compute instant's parameter. */
   insert: (rows: string, at: string) => string;
@@ -435,10 +477,20 @@ export class MetricsReadModelRepository {
          bucket timestamptz NOT NULL, payload jsonb NOT NULL
        ) ON COMMIT DROP`,
     );
+    // The log rows this snapshot sees are consumed (a full rebuild counts their rows anyway); rows
+    // of writers that commit later stay for the next run, with the changes they name.
     if (full) {
+      await execute(tx, `DELETE FROM metrics_source_change`);
       await execute(tx, COUNT_ALL_SQL, [KPI_METRIC_KEYS]);
       await execute(tx, findAffectedSql(ALL_INSTANTS_SQL), [TIME_GRAINS]);
     } else {
+      await execute(
+        tx,
+        `CREATE TEMP TABLE metrics_change_keys ON COMMIT DROP AS
+         WITH consumed AS (DELETE FROM metrics_source_change RETURNING project_id, source, entity_key)
+         SELECT DISTINCT project_id, source, entity_key FROM consumed`,
+      );
+      await execute(tx, `ANALYZE metrics_change_keys`);
       await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
       await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
       await execute(
@@ -456,6 +508,19 @@ export class MetricsReadModelRepository {
     await execute(tx, `ANALYZE metrics_affected`);
     await execute(tx, BUILD_BUCKET_MAP_SQL);
     await execute(tx, `ANALYZE metrics_bucket_map`);
+    if (!full) {
+      // the affected session buckets' completed sessions with their metrics (QUALITY_SPAN_FROM)
+      const span = await this.affectedSpan(tx, 'session', TIME_GRAINS);
+      await execute(
+        tx,
+        `CREATE TEMP TABLE metrics_quality_span ON COMMIT DROP AS
+         SELECT s.project_id AS span_project_id, s.started_at AS span_started_at, m.*
+         FROM ${SESSION_METRICS_FROM}
+         WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz`,
+        span ?? [[], null, null],
+      );
+      await execute(tx, `ANALYZE metrics_quality_span`);
+    }
     const changed = full ? 'metrics_source_state' : 'metrics_changed';
     const row = await queryOne<{ sessions: number; kpiEvents: number; buckets: number }>(
       tx,
@@ -467,15 +532,16 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * The span of a source's affected buckets: its projects and [from, to). Passed as parameters so
-   * the planner sees how many rows the span holds (a scan of the table for a full rebuild, an
-   * index range for a few buckets). Null when nothing of the source changed.
+   * The span of a source's affected buckets of `grains`: its projects and [from, to). Passed as
+   * parameters so the planner sees how many rows the span holds (a scan of the table for a full
+   * rebuild, an index range for a few buckets). Null when nothing of the source changed.
    */
-  private async affectedSpan(tx: Db, source: string): Promise<Span | null> {
+  private async affectedSpan(tx: Db, source: string, grains: readonly TimeGrain[]): Promise<Span | null> {
     const row = await queryOne<{ projects: string[] | null; from: Date | null; to: Date | null }>(
       tx,
-      `SELECT array_agg(DISTINCT project_id) AS projects, min(bucket) AS "from", max(bucket_end) AS "to" FROM metrics_affected WHERE source = $1`,
-      [source],
+      `SELECT array_agg(DISTINCT project_id) AS projects, min(bucket) AS "from", max(bucket_end) AS "to" FROM metrics_affected
+       WHERE source = $1 AND grain = ANY($2::metrics_time_grain[])`,
+      [source, grains],
     );
     return row?.projects && row.from && row.to ? [row.projects, row.from, row.to] : null;
   }
@@ -487,22 +553,40 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * Writes one part's fresh rows (`freshParams`: the part's parameters for its source's span). Incremental run: the rows go to the temporary table `table` first, analyzed, so
-   * the write is planned on their true size (the planner cannot estimate how many rows the
-   * grouping of affected buckets gives, and a one-row guess made the anti-join of the deletes
-   * quadratic); then one statement upserts them (`insert` + `onConflict`, touching only rows whose
-   * value changed) and deletes the rows of affected buckets that have no fresh row (`deleteGone`,
-   * parameters from $2: `deleteParams`; $1 is the compute instant). Full rebuild: after `clearAll`
-   * the table holds none of them, so they are inserted straight from the query.
+   * Writes one part's fresh rows. Full rebuild: after `clearAll` the table holds none of them, so
+   * they are inserted straight from one query grouping every grain in one pass over the sources.
+   * Incremental run: one query per pass of INCREMENTAL_PASSES, each reading only the span of its
+   * grains' affected buckets — a change in the last day recomputes its month bucket from the
+   * month's rows, but its hour and day buckets from that day's rows, not the month's (percentiles
+   * sort every group's rows). The rows go to the temporary table `table` first, analyzed, so the write is planned on
+   * their true size (the planner cannot estimate how many rows the grouping of affected buckets
+   * gives, and a one-row guess made the anti-join of the deletes quadratic); then one statement
+   * upserts them (`insert` + `onConflict`, touching only rows whose value changed) and deletes the
+   * rows of affected buckets that have no fresh row (`deleteGone`, parameters from $2:
+   * `deleteParams`; $1 is the compute instant).
    */
-  private async writePart(tx: Db, full: boolean, now: Date, part: WritePart, freshParams: unknown[]): Promise<WriteCounts> {
-    const fresh = `WITH ${part.ctes} SELECT ${part.columns} FROM fresh`;
+  private async writePart(tx: Db, full: boolean, now: Date, part: WritePart): Promise<WriteCounts> {
     if (full) {
+      const span = await this.affectedSpan(tx, part.source, part.grains);
+      if (!span) return { upserted: 0, deleted: 0 };
+      const freshParams = part.freshParams(span);
+      const fresh = `WITH ${part.ctes(part.grains)} SELECT ${part.columns} FROM fresh`;
       const upserted = await execute(tx, part.insert(`(${fresh}) AS fresh`, `$${freshParams.length + 1}`), [...freshParams, now]);
       return { upserted, deleted: 0 };
     }
     await execute(tx, `TRUNCATE ${part.table}`);
-    await execute(tx, `INSERT INTO ${part.table} (${part.columns}) ${fresh}`, freshParams);
+    let any = false;
+    for (const grains of INCREMENTAL_PASSES.map((pass) => pass.filter((g) => part.grains.includes(g))).filter((pass) => pass.length > 0)) {
+      const span = await this.affectedSpan(tx, part.source, grains);
+      if (!span) continue;
+      any = true;
+      await execute(
+        tx,
+        `INSERT INTO ${part.table} (${part.columns}) WITH ${part.ctes(grains)} SELECT ${part.columns} FROM fresh`,
+        part.freshParams(span),
+      );
+    }
+    if (!any) return { upserted: 0, deleted: 0 };
     await execute(tx, `ANALYZE ${part.table}`);
     const row = await queryOne<WriteCounts>(
       tx,
@@ -514,13 +598,11 @@ export class MetricsReadModelRepository {
     return row!;
   }
 
-  /** Writes each part whose source has affected buckets, with its fresh rows' parameters from that source's span; sums the counts. */
+  /** Writes each part (those whose source has no affected bucket write nothing); sums the counts. */
   private async writeParts(tx: Db, full: boolean, now: Date, parts: WritePart[]): Promise<WriteCounts> {
     const total: WriteCounts = { upserted: 0, deleted: 0 };
     for (const part of parts) {
-      const span = await this.affectedSpan(tx, part.source);
-      if (!span) continue;
-      const counts = await this.writePart(tx, full, now, part, part.freshParams(span));
+      const counts = await this.writePart(tx, full, now, part);
       total.upserted += counts.upserted;
       total.deleted += counts.deleted;
     }
@@ -533,9 +615,9 @@ export class MetricsReadModelRepository {
    * buckets that have no data any more.
    */
   async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts> {
-    const parts: [string, string, string[]][] = [
+    const parts: [string, (grains: readonly TimeGrain[]) => string, string[]][] = [
       ['session', SESSION_TREND_FRESH, SESSION_METRICS.map((m) => m.key)],
-      ['session', QUALITY_TREND_FRESH, QUALITY_METRICS.map((m) => m.key)],
+      ['session', QUALITY_TREND_FRESH(full), QUALITY_METRICS.map((m) => m.key)],
       ['kpi_event', KPI_TREND_FRESH, KPI_METRIC_KEYS],
     ];
     return this.writeParts(
@@ -544,6 +626,7 @@ export class MetricsReadModelRepository {
       now,
       parts.map(([source, fresh, metricKeys]) => ({
         source,
+        grains: TIME_GRAINS,
         table: 'metrics_fresh_trend',
         columns: 'project_id, metric_key, grain, bucket, value, value_json',
         ctes: fresh,
@@ -575,7 +658,7 @@ export class MetricsReadModelRepository {
         SESSION_METRICS.filter((m) => m.breakdownDimensions.length).map((m) => m.key),
         ['entry_page', 'exit_page'],
       ],
-      ['session', QUALITY_BREAKDOWN_FRESH, ['drop_off_rate'], ['drop_off_step']],
+      ['session', QUALITY_BREAKDOWN_FRESH(full), ['drop_off_rate'], ['drop_off_step']],
       ['kpi_event', KPI_BREAKDOWN_FRESH, KPI_METRIC_KEYS, ['source']],
     ];
     // the dimension value compared as (is null, value or '') so the anti-join can hash
@@ -585,9 +668,10 @@ export class MetricsReadModelRepository {
       now,
       parts.map(([source, fresh, metricKeys, dimensions]) => ({
         source,
+        grains: ['day'],
         table: 'metrics_fresh_breakdown',
         columns: 'project_id, metric_key, bucket, dimension_key, dimension_value, value, value_json',
-        ctes: fresh,
+        ctes: () => fresh,
         freshParams: (span) => (source === 'kpi_event' ? [...span, metricKeys] : span),
         insert: (rows, at) => `
           INSERT INTO metrics_breakdown_point AS t (project_id, metric_key, time_grain, time_bucket, dimension_key, dimension_value,
@@ -624,9 +708,10 @@ export class MetricsReadModelRepository {
       now,
       parts.map(([source, fresh, entityType, metricKeys]) => ({
         source,
+        grains: ['day'],
         table: 'metrics_fresh_drilldown',
         columns: 'project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload',
-        ctes: fresh,
+        ctes: () => fresh,
         freshParams: (span) => [...span, metricKeys, cutoff],
         insert: (rows, at) => `
           INSERT INTO metrics_drilldown AS t (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
@@ -659,26 +744,61 @@ export class MetricsReadModelRepository {
     );
   }
 
-  /** The live session statistics (GET …/stats/sessions) over [from, to): the same statement. */
-  async sessionStats(tx: Db, projectId: string, from: Date, to: Date) {
-    return (await queryOne<Record<string, number | null>>(tx, SESSION_STATS_SQL, [projectId, from, to]))!;
-  }
-
-  /** The live session-metrics statistics (GET …/stats/session-metrics) over [from, to): the same statement. */
-  async sessionMetricsStats(tx: Db, projectId: string, from: Date, to: Date) {
-    return (await queryOne<Record<string, number | null>>(tx, SESSION_METRICS_STATS_SQL, [projectId, from, to]))!;
-  }
-
-  /** Recorded events per catalogue KPI over [from, to). */
-  async kpiCounts(tx: Db, projectId: string, from: Date, to: Date): Promise<Record<string, number>> {
-    const rows = await queryRows<{ kpiId: string; events: number }>(
+  /**
+   * The summary's headline figures over each of `periods` ([from, to) of sessions' starts and KPI
+   * events' instants), in order: each figure is the measure of the live stats endpoints
+   * (GET …/stats/sessions, …/stats/session-metrics) computed from the same components over the
+   * period's rows, in one statement. The periods overlap (the last 30 days hold the last 7), and
+   * the session-metrics rows need their sessions' starts: completed sessions joined to their
+   * metrics once over the span of all periods (a join per period read all session metrics six
+   * times), then each period aggregated from that span like the live statement does over its range.
+   */
+  async summaryFigures(tx: Db, projectId: string, periods: { from: Date; to: Date }[]): Promise<Record<string, number | null>[]> {
+    const from = new Date(Math.min(...periods.map((p) => p.from.getTime())));
+    const to = new Date(Math.max(...periods.map((p) => p.to.getTime())));
+    const rows = await queryRows<{ figures: Record<string, number | null>; kpis: Record<string, number> | null }>(
       tx,
-      `SELECT k.kpi_id AS "kpiId", count(*)::int AS events FROM kpi_events k
-       WHERE k.project_id = $1 AND k.occurred_at >= $2 AND k.occurred_at < $3 AND k.kpi_id = ANY($4::text[])
-       GROUP BY k.kpi_id`,
-      [projectId, from, to, KPI_METRIC_KEYS],
+      `WITH periods AS (
+         SELECT * FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS p(period_from, period_to, i)
+       ),
+       quality_rows AS MATERIALIZED (
+         -- the additive components read only these columns of the metrics m (one that read another
+         -- would fail here, not go wrong): the span's rows stand in for m, kept narrow as they are read six times
+         SELECT s.started_at AS session_started_at, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
+                m.dropped_off
+         FROM ${SESSION_METRICS_FROM}
+         WHERE m.project_id = $1 AND s.started_at >= $4 AND s.started_at < $5
+       )
+       SELECT p.i, jsonb_build_object(
+                'sessions', sv.sessions, 'bounce_rate', sv.bounce_rate, 'conversion_rate', sv.conversion_rate,
+                'median_duration_seconds', sv.median_duration_seconds,
+                'drop_off_rate', qv.drop_off_rate, 'completion_rate', qv.completion_rate) AS figures,
+              kv.kpis
+       FROM periods p
+       CROSS JOIN LATERAL (
+         SELECT ${measureValueSql(SESSION_STATS_MEASURES.sessions)} AS sessions,
+                ${measureValueSql(SESSION_STATS_MEASURES.bounce_rate)} AS bounce_rate,
+                ${measureValueSql(SESSION_STATS_MEASURES.conversion_rate)} AS conversion_rate,
+                ${measureValueSql(SESSION_STATS_MEASURES.median_duration_seconds)} AS median_duration_seconds
+         FROM (SELECT ${SESSION_STATS_COMPONENTS} FROM sessions s
+               WHERE s.project_id = $1 AND s.started_at >= p.period_from AND s.started_at < p.period_to) c
+       ) sv
+       CROSS JOIN LATERAL (
+         SELECT ${measureValueSql(SESSION_METRICS_MEASURES.drop_off_rate)} AS drop_off_rate,
+                ${measureValueSql(SESSION_METRICS_MEASURES.completion_rate)} AS completion_rate
+         FROM (SELECT ${SESSION_METRICS_ADDITIVE_COMPONENTS} FROM quality_rows m
+               WHERE m.session_started_at >= p.period_from AND m.session_started_at < p.period_to) c
+       ) qv
+       CROSS JOIN LATERAL (
+         SELECT jsonb_object_agg(kpi_id, events) AS kpis
+         FROM (SELECT k.kpi_id, count(*)::int AS events FROM kpi_events k
+               WHERE k.project_id = $1 AND k.occurred_at >= p.period_from AND k.occurred_at < p.period_to AND k.kpi_id = ANY($6::text[])
+               GROUP BY k.kpi_id) c
+       ) kv
+       ORDER BY p.i`,
+      [projectId, periods.map((p) => p.from), periods.map((p) => p.to), from, to, KPI_METRIC_KEYS],
     );
-    return Object.fromEntries(KPI_METRIC_KEYS.map((k) => [k, rows.find((r) => r.kpiId === k)?.events ?? 0]));
+    return rows.map((r) => ({ ...r.figures, ...Object.fromEntries(KPI_METRIC_KEYS.map((k) => [k, r.kpis?.[k] ?? 0])) }));
   }
 
   async insertSummary(tx: Db, projectId: string, capturedAt: Date, version: string, payload: unknown): Promise<void> {
@@ -837,10 +957,12 @@ export class MetricsReadModelRepository {
    * are gone. Without statistics a 30-day breakdown was read through the seed's (project_id,
    * dimension_key, dimension_value) index, filtering all 90 kept days (5× the work); without the
    * visibility map its index-only scan visits the table for every row. VACUUM cannot run inside a
-   * transaction: called once the rebuild has committed.
+   * transaction: called once the rebuild has committed. The change log too: a rebuild consumes
+   * whatever had piled up in it (all source rows after a bulk load), and the next incremental run
+   * reads it whole.
    */
   async vacuumRebuiltTables(): Promise<void> {
-    await execute(this.db, `VACUUM (ANALYZE) metrics_trend_point, metrics_breakdown_point, metrics_drilldown`);
+    await execute(this.db, `VACUUM (ANALYZE) metrics_trend_point, metrics_breakdown_point, metrics_drilldown, metrics_source_change`);
   }
 
   // ---- retention ----

@@ -63,20 +63,22 @@ const REBUILD_BATCH_SQL = `
     WHERE q.ctid = ANY (ARRAY(
       SELECT ctid FROM session_rebuild_queue
       ORDER BY project_id, session_id LIMIT $2 FOR UPDATE SKIP LOCKED))
-    RETURNING q.project_id, q.session_id, q.events_from, q.events_to
+    RETURNING q.project_id, q.session_id, q.events_from
   ),
   spans AS (
-    -- Every event of the session lies in the span of its stored row (all events at its last
-    -- rebuild) widened by the span of the events that queued it since; least/greatest skip the
-    -- NULLs of a session without a row yet.
+    -- Every event of the session the collect saw is at or after the earlier of its stored row's
+    -- start (all events at its last rebuild) and the first event that queued it since; least()
+    -- skips the NULL of a session without a row yet. Only this lower bound: events that commit
+    -- during the run and continue the session (the common case) are read. One that commits during
+    -- the run with a time before both is read by the next run, which its arrival queues it for.
     SELECT b.project_id, b.session_id, s.session_id IS NULL AS is_new,
-           least(b.events_from, s.started_at) AS events_from, greatest(b.events_to, s.ended_at) AS events_to
+           least(b.events_from, s.started_at) AS events_from
     FROM batch b LEFT JOIN sessions s USING (project_id, session_id)
   ),
   built AS (
     -- One index range per session (a LATERAL subquery), never a scan of all events: the planner
     -- cannot estimate the batch's size and would otherwise hash-join every event per batch. The
-    -- time span lets the executor skip the monthly partitions that cannot hold the session.
+    -- lower time bound lets the executor skip the older monthly partitions, which hold history.
     SELECT b.project_id, b.session_id, b.is_new, a.*
     FROM spans b
     CROSS JOIN LATERAL (
@@ -91,7 +93,7 @@ const REBUILD_BATCH_SQL = `
         min(e.occurred_at) FILTER (WHERE e.type = 'session_end') AS ended_by_event_at
       FROM tracking_events e
       WHERE e.project_id = b.project_id AND e.session_id = b.session_id
-        AND e.occurred_at >= b.events_from AND e.occurred_at <= b.events_to
+        AND e.occurred_at >= b.events_from
       GROUP BY e.project_id, e.session_id
     ) a
   ),
@@ -145,8 +147,8 @@ export class SessionsRepository {
 
   /**
    * Queues every session with events written by a transaction the previous collection's snapshot
-   * could not see (all events when `full` or on the first run), with the time span of those events
-   * (widening the span of a session that is already queued), and stores this statement's
+   * could not see (all events when `full` or on the first run), with the time of the earliest of
+   * those events (moving that of a session already queued earlier), and stores this statement's
    * snapshot as the new watermark — one statement, so both use the same snapshot. Events of
    * transactions still running now are invisible to it, so the next collection picks them up:
    * nothing committed late is missed, nothing is read twice.
@@ -159,17 +161,17 @@ export class SessionsRepository {
        ),
        fresh AS (
          SELECT e.project_id, e.session_id, count(*) AS events, max(e.received_at) AS last_received_at,
-                min(e.occurred_at) AS events_from, max(e.occurred_at) AS events_to
+                min(e.occurred_at) AS events_from
          FROM tracking_events e, prev
          WHERE prev.snapshot IS NULL
             OR (e.ingest_xid >= pg_snapshot_xmin(prev.snapshot) AND NOT pg_visible_in_snapshot(e.ingest_xid, prev.snapshot))
          GROUP BY e.project_id, e.session_id
        ),
        queued AS (
-         INSERT INTO session_rebuild_queue AS q (project_id, session_id, events_from, events_to)
-         SELECT project_id, session_id, events_from, events_to FROM fresh
+         INSERT INTO session_rebuild_queue AS q (project_id, session_id, events_from)
+         SELECT project_id, session_id, events_from FROM fresh
          ON CONFLICT (project_id, session_id) DO UPDATE
-           SET events_from = least(q.events_from, excluded.events_from), events_to = greatest(q.events_to, excluded.events_to)
+           SET events_from = least(q.events_from, excluded.events_from)
        ),
        saved AS (
          UPDATE session_aggregation_state SET snapshot = pg_current_snapshot(), updated_at = now() WHERE id = 1
@@ -186,8 +188,8 @@ export class SessionsRepository {
   async queueTimedOut(now: Date): Promise<number> {
     const rows = await queryRows(
       this.db,
-      `INSERT INTO session_rebuild_queue (project_id, session_id, events_from, events_to)
-       SELECT s.project_id, s.session_id, s.started_at, s.ended_at
+      `INSERT INTO session_rebuild_queue (project_id, session_id, events_from)
+       SELECT s.project_id, s.session_id, s.started_at
        FROM sessions s JOIN projects p ON p.id = s.project_id
        WHERE s.status = 'active' AND s.ended_at < $1::timestamptz - make_interval(mins => p.session_timeout_minutes)
        ON CONFLICT DO NOTHING

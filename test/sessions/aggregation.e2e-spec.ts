@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { FixedClock } from '../../src/common/clock/clock.js';
+import { DataSource } from 'typeorm';
 import { SessionsRepository } from '../../src/sessions/sessions.repository.js';
 import { aggregate, getSession, ingest, pageview } from '../factories/events.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
@@ -136,6 +137,27 @@ describe('session aggregation', () => {
       durationSeconds: 2_421_000,
       eventCount: 5,
       journeyPath: ['/z', '/a', '/b', '/c', '/d'],
+    });
+  });
+
+  it('reads an event that ends the session and commits between the collect and the rebuild', async () => {
+    const own = await createProject(t);
+    await ingest(t, own, [pageview('s-mid', '/a', '2025-03-10T11:40:00.000Z'), pageview('s-mid', '/b', '2025-03-10T11:45:00.000Z')]);
+    await aggregate(t);
+    await ingest(t, own, [pageview('s-mid', '/c', '2025-03-10T11:47:00.000Z')]);
+    const sessions = t.app.get(SessionsRepository);
+    await sessions.collect(false);
+    // Committed after the collect, later than anything the collect or the stored row knew of.
+    await ingest(t, own, [{ sessionId: 's-mid', type: 'session_end', occurredAt: '2025-03-10T11:55:00.000Z' }]);
+    await t.app.get(DataSource).transaction((tx) => sessions.rebuildBatch(tx, clock.now(), 1000));
+    // 11:40 → 11:55 = 900 s; completed at its session_end.
+    expect((await getSession(t, own, 's-mid')).body).toMatchObject({
+      status: 'completed',
+      completedAt: '2025-03-10T11:55:00.000Z',
+      endedAt: '2025-03-10T11:55:00.000Z',
+      durationSeconds: 900,
+      eventCount: 4,
+      journeyPath: ['/a', '/b', '/c'],
     });
   });
 

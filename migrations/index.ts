@@ -13,6 +13,7 @@ import { BreakdownComponents1764000650000 } from './1764000650000-breakdown-comp
 import { ApiKeyCreatedAtMs1764000660000 } from './1764000660000-api-key-created-at-ms.js';
 import { MetricsSourceChangeLog1764000670000 } from './1764000670000-metrics-source-change-log.js';
 import { RebuildQueueEventSpan1764000700000 } from './1764000700000-rebuild-queue-event-span.js';
+import { MetricsComputeDefinition1764000710000 } from './1764000710000-metrics-compute-definition.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -26,4 +27,5 @@ export const MIGRATIONS = [
   ApiKeyCreatedAtMs1764000660000,
   MetricsSourceChangeLog1764000670000,
   RebuildQueueEventSpan1764000700000,
+  MetricsComputeDefinition1764000710000,
 ];

@@ -58,13 +58,17 @@ export class MetricsComputeService {
     const log = options.logger ?? this.logger;
     const now = this.clock.now();
     const started = performance.now();
+    let full = options.full === true;
     const counts = await this.repository.transaction(async (tx) => {
       let mark = performance.now();
       const step = (name: string, extra: Record<string, unknown> = {}) => {
         log.log({ ...extra, ms: Math.round(performance.now() - mark) }, `metrics compute: ${name}`);
         mark = performance.now();
       };
-      const full = options.full === true;
+      if (!full && (await this.repository.definitionChanged(tx))) {
+        full = true;
+        log.log('metrics compute: the catalogue or the counted columns changed since the last full rebuild; rebuilding in full');
+      }
       if (full) await this.repository.clearAll(tx);
       const changes = await this.repository.findChanges(tx, full);
       step('changed sources found', { ...changes, full });
@@ -77,6 +81,7 @@ export class MetricsComputeService {
       step('drilldown rows written', { ...drilldown });
       const summaries = await this.snapshotSummaries(tx, now);
       step('summaries inserted', { summaries });
+      if (full) await this.repository.saveDefinition(tx, now);
       return {
         full,
         sessionsChanged: changes.sessions,
@@ -91,7 +96,7 @@ export class MetricsComputeService {
         summariesInserted: summaries,
       };
     });
-    if (options.full) {
+    if (full) {
       const mark = performance.now();
       await this.repository.vacuumRebuiltTables();
       log.log({ ms: Math.round(performance.now() - mark) }, 'metrics compute: rebuilt tables vacuumed and analyzed');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
@@ -17,7 +18,14 @@ import {
   SESSION_METRICS_MEASURES,
 } from '../session-metrics/session-metrics.repository.js';
 import { SESSION_STATS_ADDITIVE_COMPONENTS, SESSION_STATS_COMPONENTS, SESSION_STATS_MEASURES } from '../sessions/session-stats.sql.js';
-import { KPI_METRIC_KEYS, metricsOfSource, TIME_GRAINS, type MetricDefinition, type TimeGrain } from './metric-catalogue.constants.js';
+import {
+  KPI_METRIC_KEYS,
+  METRIC_CATALOGUE,
+  metricsOfSource,
+  TIME_GRAINS,
+  type MetricDefinition,
+  type TimeGrain,
+} from './metric-catalogue.constants.js';
 
 /** Metric keys and dimension names are code constants; checked before they are written into SQL text. */
 function literal(text: string): string {
@@ -104,6 +112,15 @@ LEFT JOIN LATERAL (
   LIMIT 1
 ) p ON true
 WHERE coalesce(cs.fingerprint, ce.fingerprint) IS DISTINCT FROM p.fingerprint`;
+
+/**
+ * What the counted state depends on: the catalogue and the source rows with their fingerprinted
+ * columns. When a release changes it, rows written before it were counted under the old one and no
+ * writer will log them again, so the next compute rebuilds in full (see `definitionChanged`).
+ */
+export const READ_MODEL_DEFINITION = createHash('sha256')
+  .update(JSON.stringify({ catalogue: METRIC_CATALOGUE, sourceRows: CURRENT_SOURCE_ROWS_SQL }))
+  .digest('hex');
 
 /** A full rebuild (after `clearAll`) counts every source row: the state straight from the sources, in key order. $1: the KPI ids. */
 const COUNT_ALL_SQL = `
@@ -415,6 +432,22 @@ export class MetricsReadModelRepository {
   /** The compute works on one consistent snapshot of all sources. */
   transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
     return this.db.transaction('REPEATABLE READ', work);
+  }
+
+  /** Whether the read model was last rebuilt in full under another definition (or never). */
+  async definitionChanged(tx: Db): Promise<boolean> {
+    const row = await queryOne<{ definition: string }>(tx, `SELECT definition FROM metrics_compute_state WHERE id = 1`);
+    return row?.definition !== READ_MODEL_DEFINITION;
+  }
+
+  /** Records the definition a full rebuild has just counted everything under. */
+  async saveDefinition(tx: Db, now: Date): Promise<void> {
+    await execute(
+      tx,
+      `INSERT INTO metrics_compute_state (id, definition, updated_at) VALUES (1, $1, $2)
+       ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`,
+      [READ_MODEL_DEFINITION, now],
+    );
   }
 
   /** A full rebuild starts from nothing: the derived rows and what was counted (only the compute reads that state). */

@@ -105,4 +105,19 @@ describe('metrics compute: the source change log', () => {
     expect(await dayValue('kpi.onboarding.step_1_completed', '2026-04-10')).toBe(0);
     expect(await computeMetrics(t)).toMatchObject({ kpiEventsChanged: 0, buckets: 0 });
   });
+  it('rebuilds in full by itself when the catalogue or the counted columns changed since its last full rebuild', async () => {
+    expect(await computeMetrics(t)).toMatchObject({ full: false });
+    // As after a release that counts what the previous one did not: its rows hold nothing of it,
+    // and no writer will log those source rows again.
+    await t.sql(`DELETE FROM metrics_trend_point WHERE project_id = $1`, [shop.id]);
+    await t.sql(`UPDATE metrics_compute_state SET definition = 'an earlier release'`);
+    expect(await computeMetrics(t)).toMatchObject({ full: true });
+    const [{ n }] = await t.sql(
+      `SELECT count(*)::int AS n FROM sessions WHERE project_id = $1 AND started_at >= '2026-04-02T00:00:00Z' AND started_at < '2026-04-03T00:00:00Z'`,
+      [shop.id],
+    );
+    expect(n).toBeGreaterThan(0);
+    expect(await dayValue('sessions', '2026-04-02')).toBe(n);
+    expect(await computeMetrics(t)).toMatchObject({ full: false, sessionsChanged: 0, buckets: 0 });
+  });
 });

@@ -17,8 +17,8 @@ export interface SessionForMetrics {
   problems: string[];
 }
 
-/** One row of the metrics statement: the five metrics plus the facts the verifier checks. */
-export interface ComputedSessionMetrics {
+/** A session's five quality metrics (spec §3), as the metrics statement names them. */
+export interface SessionMetricFigures {
   sessionId: string;
   timeToFirstDraftMs: number | null;
   completionRate: number | null;
@@ -26,6 +26,10 @@ export interface ComputedSessionMetrics {
   signalDensity: number;
   droppedOff: boolean;
   dropOffStep: string | null;
+}
+
+/** One row of the metrics statement: the five metrics plus the facts the verifier checks. */
+export interface ComputedSessionMetrics extends SessionMetricFigures {
   /** Events of the session read from tracking_events (all types). */
   eventsRead: number;
   /** step_started / step_completed events without a step name (spec: they require one). */
@@ -35,28 +39,14 @@ export interface ComputedSessionMetrics {
 }
 
 /** One session of a batch after {@link SessionMetricsRepository.computeAndStore}. */
-export interface ComputeAndStoreRow {
-  sessionId: string;
+export interface ComputeAndStoreRow extends SessionMetricFigures {
   /** What the verifier found wrong with the computed metrics; nothing is stored when not empty. */
   problems: string[];
   /** False for a row another worker stored from the same (or a later) aggregation meanwhile. */
   written: boolean;
-  timeToFirstDraftMs: number | null;
-  completionRate: number | null;
-  confirmationRate: number | null;
-  signalDensity: number;
-  droppedOff: boolean;
-  dropOffStep: string | null;
 }
 
-export interface StoredSessionMetrics {
-  sessionId: string;
-  timeToFirstDraftMs: number | null;
-  completionRate: number | null;
-  confirmationRate: number | null;
-  signalDensity: number;
-  droppedOff: boolean;
-  dropOffStep: string | null;
+export interface StoredSessionMetrics extends SessionMetricFigures {
   computedAt: Date;
 }
 

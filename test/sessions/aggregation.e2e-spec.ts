@@ -1,6 +1,5 @@
 import { jest } from '@jest/globals';
 import { FixedClock } from '../../src/common/clock/clock.js';
-import { DataSource } from 'typeorm';
 import { SessionsRepository } from '../../src/sessions/sessions.repository.js';
 import { aggregate, getSession, ingest, pageview } from '../factories/events.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
@@ -126,7 +125,7 @@ describe('session aggregation', () => {
     // A run cut off after collecting a January event leaves the session queued; the next run
     // collects a March event for it too, and the rebuild must read January to March.
     await ingest(t, shop, [pageview('s-months', '/z', '2025-01-31T23:55:00.000Z')]);
-    await t.app.get(SessionsRepository).collect(false);
+    await t.get(SessionsRepository).collect(false);
     await ingest(t, shop, [pageview('s-months', '/d', '2025-03-01T00:25:00.000Z')]);
     await aggregate(t);
     const { body } = await getSession(t, shop, 's-months');
@@ -145,11 +144,11 @@ describe('session aggregation', () => {
     await ingest(t, own, [pageview('s-mid', '/a', '2025-03-10T11:40:00.000Z'), pageview('s-mid', '/b', '2025-03-10T11:45:00.000Z')]);
     await aggregate(t);
     await ingest(t, own, [pageview('s-mid', '/c', '2025-03-10T11:47:00.000Z')]);
-    const sessions = t.app.get(SessionsRepository);
+    const sessions = t.get(SessionsRepository);
     await sessions.collect(false);
     // Committed after the collect, later than anything the collect or the stored row knew of.
     await ingest(t, own, [{ sessionId: 's-mid', type: 'session_end', occurredAt: '2025-03-10T11:55:00.000Z' }]);
-    await t.app.get(DataSource).transaction((tx) => sessions.rebuildBatch(tx, clock.now(), 1000));
+    await t.dataSource.transaction((tx) => sessions.rebuildBatch(tx, clock.now(), 1000));
     // 11:40 → 11:55 = 900 s; completed at its session_end.
     expect((await getSession(t, own, 's-mid')).body).toMatchObject({
       status: 'completed',

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const aggregation = bench.app.get(SessionAggregationService);
   try {
     for (const n of sizes) {
-      await db.query(`TRUNCATE tracking_events, sessions, session_rebuild_queue, session_completions`);
+      await db.query(`TRUNCATE tracking_events, sessions, session_rebuild_queue`);
       await db.query(`UPDATE session_aggregation_state SET snapshot = NULL`);
       const [project] = await db.query(`INSERT INTO projects (name) VALUES ('bench') RETURNING id`);
       const loadStart = Date.now();

@@ -14,6 +14,7 @@ import { ApiKeyCreatedAtMs1764000660000 } from './1764000660000-api-key-created-
 import { MetricsSourceChangeLog1764000670000 } from './1764000670000-metrics-source-change-log.js';
 import { RebuildQueueEventSpan1764000700000 } from './1764000700000-rebuild-queue-event-span.js';
 import { MetricsComputeDefinition1764000710000 } from './1764000710000-metrics-compute-definition.js';
+import { SessionsWritePath1764000720000 } from './1764000720000-sessions-write-path.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -28,4 +29,5 @@ export const MIGRATIONS = [
   MetricsSourceChangeLog1764000670000,
   RebuildQueueEventSpan1764000700000,
   MetricsComputeDefinition1764000710000,
+  SessionsWritePath1764000720000,
 ];

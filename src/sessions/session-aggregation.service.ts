@@ -5,8 +5,8 @@ import { Clock } from '../common/clock/clock.js';
 import { APP_CONFIG } from '../common/config/config.module.js';
 import type { AppConfig } from '../common/config/config.js';
 import { EventPartitionsService } from '../events/event-partitions.service.js';
-import { SessionCompletionPublisher, type CompletedSession } from './session-completion.publisher.js';
-import { SessionsRepository } from './sessions.repository.js';
+import { SessionCompletionPublisher } from './session-completion.publisher.js';
+import { FIRST_SESSION_KEY, SessionsRepository, type BatchResult, type SessionKey } from './sessions.repository.js';
 
 export interface AggregationCounts {
   eventsRead: number;
@@ -20,9 +20,12 @@ export interface AggregationCounts {
 }
 
 /**
- * Incremental session aggregation: collect the sessions touched by new events (and the active
- * ones whose timeout has passed) into the rebuild queue, then rebuild them in batches, each batch
- * one set-based statement in its own transaction, then hand on the newly completed ones.
+ * Session aggregation. A run with a watermark (the snapshot of the last collection) collects the
+ * sessions touched by new events, and the active ones whose timeout has passed, into the rebuild
+ * queue, then rebuilds them in batches. The first run, or a `full` one, instead goes through every
+ * session in key order, in batches read straight off the events index. Either way each batch is
+ * one set-based statement in its own transaction, and the newly completed sessions are handed on
+ * after it commits.
  */
 @Injectable()
 export class SessionAggregationService {
@@ -38,39 +41,70 @@ export class SessionAggregationService {
   async run(options: { full?: boolean; logger?: Logger } = {}): Promise<AggregationCounts> {
     const now = this.clock.now();
     const batchSize = this.config.sessions.aggregationBatchSize;
-    await this.partitions.ensureAhead();
-    const collected = await this.sessions.collect(options.full === true);
-    const sessionsTimedOut = await this.sessions.queueTimedOut(now);
-    const total = await this.sessions.queuedCount();
+    const started = Date.now();
     const counts: AggregationCounts = {
-      eventsRead: collected.eventsRead,
+      eventsRead: 0,
       sessionsCreated: 0,
       sessionsUpdated: 0,
       sessionsCompleted: 0,
-      sessionsTimedOut,
+      sessionsTimedOut: 0,
       batches: 0,
-      lastReceivedAt: collected.lastReceivedAt ? new Date(collected.lastReceivedAt).toISOString() : null,
+      lastReceivedAt: null,
     };
-    const started = Date.now();
-    let done = 0;
-    for (;;) {
-      const { taken, changed } = await this.db.transaction((tx) => this.sessions.rebuildBatch(tx, now, batchSize));
-      if (taken === 0) break;
+    const progress = async (batch: BatchResult, total: number | null) => {
       counts.batches++;
-      done += taken;
-      const completed: CompletedSession[] = [];
-      for (const session of changed) {
-        if (session.created) counts.sessionsCreated++;
-        else counts.sessionsUpdated++;
-        if (session.status === 'completed' && session.completedAt) {
-          completed.push({ projectId: session.projectId, sessionId: session.sessionId, completedAt: session.completedAt });
-        }
-      }
-      counts.sessionsCompleted += completed.length;
-      await this.completions.publish(completed);
-      const seconds = (Date.now() - started) / 1000;
-      options.logger?.log({ done, total, sessionsPerSecond: Math.round(done / Math.max(seconds, 0.001)) }, 'sessions rebuilt');
+      counts.sessionsCreated += batch.created;
+      counts.sessionsUpdated += batch.updated;
+      counts.sessionsCompleted += batch.completed.length;
+      await this.completions.publish(batch.completed);
+      const done = counts.sessionsCreated + counts.sessionsUpdated;
+      const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+      options.logger?.log({ done, total, sessionsPerSecond: Math.round(done / seconds) }, 'sessions rebuilt');
+    };
+
+    await this.partitions.ensureAhead();
+    if (options.full === true || (await this.sessions.watermark()) === null) {
+      await this.rebuildAll(now, batchSize, counts, progress);
+    } else {
+      const collected = await this.sessions.collect();
+      counts.eventsRead = collected.eventsRead;
+      counts.lastReceivedAt = collected.lastReceivedAt ? new Date(collected.lastReceivedAt).toISOString() : null;
+    }
+    counts.sessionsTimedOut = await this.sessions.queueTimedOut(now);
+    const total = await this.sessions.queuedCount();
+    for (;;) {
+      const batch = await this.db.transaction((tx) => this.sessions.rebuildQueued(tx, now, batchSize));
+      if (batch.taken === 0) break;
+      await progress(batch, total);
     }
     return counts;
+  }
+
+  /**
+   * The full pass: every session rebuilt from all its events, in key order. The watermark is a
+   * snapshot taken before the first batch, saved after the last: every event it can see is read by
+   * the batch of its session, and events it cannot see are new to the next run, which rebuilds
+   * their sessions. A pass cut off before its end leaves the old watermark, so nothing is lost.
+   */
+  private async rebuildAll(
+    now: Date,
+    batchSize: number,
+    counts: AggregationCounts,
+    progress: (batch: BatchResult, total: number | null) => Promise<void>,
+  ): Promise<void> {
+    const snapshot = await this.sessions.currentSnapshot();
+    let after: SessionKey | null = FIRST_SESSION_KEY;
+    while (after !== null) {
+      const from: SessionKey = after;
+      const batch = await this.db.transaction((tx) => this.sessions.rebuildRange(tx, now, from, batchSize));
+      if (batch.taken === 0) break;
+      counts.eventsRead += batch.eventsRead;
+      if (batch.lastReceivedAt && (counts.lastReceivedAt === null || batch.lastReceivedAt.toISOString() > counts.lastReceivedAt)) {
+        counts.lastReceivedAt = batch.lastReceivedAt.toISOString();
+      }
+      await progress(batch, null);
+      after = batch.last;
+    }
+    await this.sessions.saveWatermark(snapshot);
   }
 }

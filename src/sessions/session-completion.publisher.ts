@@ -15,9 +15,9 @@ export interface SessionCompletionListener {
 /**
  * The extension point where completed sessions are handed on. The aggregation calls `publish`
  * after each batch commits, with the sessions that became completed in it — including completed
- * sessions whose late events changed them, so their metrics are computed again. Every hand-on is
- * also recorded in `session_completions` in the batch's transaction, so a listener that failed
- * (or did not exist yet) can catch up from the table with a sweep.
+ * sessions whose late events changed them, so their metrics are computed again. A hand-on that
+ * failed (or never happened: a crash after the batch's commit) is caught up by the session-metrics
+ * sweep, which finds completed sessions without current metrics in `sessions` itself.
  *
  * Subscribe from another module's `onModuleInit`: `publisher.subscribe(this)`.
  */
@@ -37,7 +37,10 @@ export class SessionCompletionPublisher {
       try {
         await listener.onSessionsCompleted(sessions);
       } catch (error) {
-        this.logger.error({ err: error, sessions: sessions.length }, 'session completion listener failed; session_completions keeps the record');
+        this.logger.error(
+          { err: error, sessions: sessions.length },
+          'session completion listener failed; the session-metrics sweep will hand these sessions on',
+        );
       }
     }
   }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
+import type { CompletedSession } from './session-completion.publisher.js';
 import { SESSION_STATS_SQL } from './session-stats.sql.js';
 
 export interface SessionRow {
@@ -21,13 +22,23 @@ export interface SessionRow {
   converted: boolean;
 }
 
-export interface RebuiltSession {
+/** What one batch of the aggregation did; `completed` are the sessions to hand on. */
+export interface BatchResult {
+  taken: number;
+  eventsRead: number;
+  created: number;
+  updated: number;
+  completed: CompletedSession[];
+}
+
+/** A session's key: batches of the full pass go through the sessions in this order. */
+export interface SessionKey {
   projectId: string;
   sessionId: string;
-  created: boolean;
-  status: 'active' | 'completed';
-  completedAt: Date | null;
 }
+
+/** Sorts before every session: session ids are at least one character long. */
+export const FIRST_SESSION_KEY: SessionKey = { projectId: '00000000-0000-0000-0000-000000000000', sessionId: '' };
 
 export interface SessionFilter {
   from?: Date;
@@ -44,19 +55,97 @@ const SESSION_COLUMNS = `
   bounced, converted`;
 
 /**
- * Every session of a batch rebuilt from ALL its events, as one statement. The definitions of
- * spec §3 live here and nowhere else:
+ * A session's figures from ALL its events `e`, grouped by (project_id, session_id). The definitions
+ * of spec §3 live here and in SESSION_UPSERT_SQL, nowhere else:
  * - events ordered by (occurred_at, seq): client time, ties in order of arrival;
- * - duration = last − first event in seconds, null for a single event;
- * - page_count = pageviews; journey_path = their paths in order; entry/exit = first/last of it;
- * - bounced = page_count = 1; converted = any `conversion` event;
- * - user_id = the last non-null user id (a visitor who logs in mid-session is that user);
- * - completed when there is a session_end event, or the last event is older than the project's
- *   timeout at `now`; completed_at = the first session_end's time, else last event + timeout.
- * The upsert writes only rows whose content changed, so a rerun with nothing new touches nothing;
- * every row it returns was created or changed.
+ * - page_count = pageviews; journey_path = their paths in order;
+ * - converted = any `conversion` event;
+ * - user_id = the last non-null user id (a visitor who logs in mid-session is that user).
  */
-const REBUILD_BATCH_SQL = `
+const SESSION_EVENT_AGGREGATES = `
+  (array_agg(e.user_id ORDER BY e.occurred_at DESC, e.seq DESC) FILTER (WHERE e.user_id IS NOT NULL))[1] AS user_id,
+  min(e.occurred_at) AS started_at,
+  max(e.occurred_at) AS ended_at,
+  count(*)::int AS event_count,
+  (count(*) FILTER (WHERE e.type = 'pageview'))::int AS page_count,
+  coalesce(array_agg(e.path ORDER BY e.occurred_at, e.seq) FILTER (WHERE e.type = 'pageview'), '{}') AS journey_path,
+  bool_or(e.type = 'conversion') AS converted,
+  min(e.occurred_at) FILTER (WHERE e.type = 'session_end') AS ended_by_event_at`;
+
+/**
+ * The sessions rows of `built` (project_id, session_id, is_new: no row before this statement, and
+ * the columns of SESSION_EVENT_AGGREGATES) at $1, the run's time. The rest of spec §3:
+ * - duration = last − first event in seconds, null for a single event;
+ * - entry/exit = first/last page of the journey; bounced = page_count = 1;
+ * - completed when there is a session_end event, or the last event is older than the project's
+ *   timeout at $1; completed_at = the first session_end's time, else last event + timeout.
+ */
+const SESSION_ROWS_SQL = `
+  SELECT b.project_id, b.session_id, b.user_id,
+    CASE WHEN c.is_completed THEN 'completed' ELSE 'active' END,
+    b.started_at, b.ended_at,
+    CASE WHEN c.is_completed THEN coalesce(b.ended_by_event_at, b.ended_at + t.timeout) END,
+    CASE WHEN b.event_count > 1 THEN extract(epoch FROM b.ended_at - b.started_at)::double precision END,
+    b.page_count, b.event_count,
+    b.journey_path[1], b.journey_path[cardinality(b.journey_path)], b.journey_path,
+    b.page_count = 1, b.converted, $1::timestamptz
+  FROM built b
+  JOIN projects p ON p.id = b.project_id
+  CROSS JOIN LATERAL (SELECT make_interval(mins => p.session_timeout_minutes) AS timeout) t
+  CROSS JOIN LATERAL (SELECT b.ended_by_event_at IS NOT NULL OR b.ended_at < $1::timestamptz - t.timeout AS is_completed) c`;
+
+const SESSION_COLUMNS_WRITTEN = `(project_id, session_id, user_id, status, started_at, ended_at, completed_at, duration_seconds,
+  page_count, event_count, entry_page, exit_page, journey_path, bounced, converted, aggregated_at)`;
+
+/**
+ * The `upserted` CTE: SESSION_ROWS_SQL written, new sessions by a plain insert (a third cheaper
+ * than an insert that checks for a conflict first), the others only where their content changed,
+ * so a rerun with nothing new touches nothing. Every row it returns was created or changed.
+ */
+const SESSION_UPSERT_SQL = `
+  inserted AS (
+    INSERT INTO sessions ${SESSION_COLUMNS_WRITTEN}
+    ${SESSION_ROWS_SQL}
+    WHERE b.is_new
+    RETURNING project_id, session_id, status, completed_at
+  ),
+  updated AS (
+    INSERT INTO sessions AS s ${SESSION_COLUMNS_WRITTEN}
+    ${SESSION_ROWS_SQL}
+    WHERE NOT b.is_new
+    ON CONFLICT (project_id, session_id) DO UPDATE SET
+      user_id = excluded.user_id, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
+      completed_at = excluded.completed_at, duration_seconds = excluded.duration_seconds, page_count = excluded.page_count,
+      event_count = excluded.event_count, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
+      journey_path = excluded.journey_path, bounced = excluded.bounced, converted = excluded.converted,
+      aggregated_at = excluded.aggregated_at
+    WHERE (s.user_id, s.status, s.started_at, s.ended_at, s.completed_at, s.duration_seconds, s.page_count, s.event_count,
+           s.entry_page, s.exit_page, s.journey_path, s.bounced, s.converted)
+      IS DISTINCT FROM
+          (excluded.user_id, excluded.status, excluded.started_at, excluded.ended_at, excluded.completed_at,
+           excluded.duration_seconds, excluded.page_count, excluded.event_count, excluded.entry_page, excluded.exit_page,
+           excluded.journey_path, excluded.bounced, excluded.converted)
+    RETURNING s.project_id, s.session_id, s.status, s.completed_at
+  ),
+  upserted AS (
+    SELECT * FROM inserted UNION ALL SELECT * FROM updated
+  )`;
+
+/** A batch's BatchResult, from `built` (with is_new: no row before this statement) and `upserted`. */
+const BATCH_RESULT_SQL = `
+  SELECT (SELECT count(*)::int FROM built) AS taken,
+    (SELECT coalesce(sum(event_count), 0)::int FROM built) AS "eventsRead",
+    (count(*) FILTER (WHERE b.is_new))::int AS created,
+    (count(*) FILTER (WHERE NOT b.is_new))::int AS updated,
+    coalesce(json_agg(json_build_object('projectId', u.project_id, 'sessionId', u.session_id, 'completedAt', u.completed_at))
+      FILTER (WHERE u.status = 'completed'), '[]'::json) AS completed
+  FROM upserted u JOIN built b USING (project_id, session_id)`;
+
+/**
+ * A batch of the incremental path: takes up to $2 queued sessions off the queue and rebuilds each
+ * from ALL its events.
+ */
+const REBUILD_QUEUED_SQL = `
   WITH batch AS (
     -- By row address (a TID scan): the rows are locked here, so their addresses cannot change.
     DELETE FROM session_rebuild_queue q
@@ -82,89 +171,87 @@ const REBUILD_BATCH_SQL = `
     SELECT b.project_id, b.session_id, b.is_new, a.*
     FROM spans b
     CROSS JOIN LATERAL (
-      SELECT
-        (array_agg(e.user_id ORDER BY e.occurred_at DESC, e.seq DESC) FILTER (WHERE e.user_id IS NOT NULL))[1] AS user_id,
-        min(e.occurred_at) AS started_at,
-        max(e.occurred_at) AS ended_at,
-        count(*)::int AS event_count,
-        (count(*) FILTER (WHERE e.type = 'pageview'))::int AS page_count,
-        coalesce(array_agg(e.path ORDER BY e.occurred_at, e.seq) FILTER (WHERE e.type = 'pageview'), '{}') AS journey_path,
-        bool_or(e.type = 'conversion') AS converted,
-        min(e.occurred_at) FILTER (WHERE e.type = 'session_end') AS ended_by_event_at
+      SELECT ${SESSION_EVENT_AGGREGATES}
       FROM tracking_events e
       WHERE e.project_id = b.project_id AND e.session_id = b.session_id
         AND e.occurred_at >= b.events_from
       GROUP BY e.project_id, e.session_id
     ) a
   ),
-  final AS (
-    SELECT b.*,
-      make_interval(mins => p.session_timeout_minutes) AS timeout,
-      (b.ended_by_event_at IS NOT NULL OR b.ended_at < $1::timestamptz - make_interval(mins => p.session_timeout_minutes)) AS is_completed
-    FROM built b JOIN projects p ON p.id = b.project_id
+  ${SESSION_UPSERT_SQL}
+  ${BATCH_RESULT_SQL}`;
+
+/**
+ * A batch of the full pass: the next $4 sessions in key order after ($2, $3), each built from ALL
+ * its events, read in the order of the (project_id, session_id, occurred_at, seq) index — the
+ * plan of a plain GROUP BY over the events, stopped after $4 groups.
+ */
+const REBUILD_RANGE_SQL = `
+  WITH grouped AS (
+    SELECT e.project_id, e.session_id, ${SESSION_EVENT_AGGREGATES}, max(e.received_at) AS last_received_at
+    FROM tracking_events e
+    WHERE (e.project_id, e.session_id) > ($2::uuid, $3::text)
+    GROUP BY e.project_id, e.session_id
+    ORDER BY e.project_id, e.session_id
+    LIMIT $4
   ),
-  upserted AS (
-    INSERT INTO sessions AS s (project_id, session_id, user_id, status, started_at, ended_at, completed_at, duration_seconds,
-      page_count, event_count, entry_page, exit_page, journey_path, bounced, converted, aggregated_at)
-    SELECT f.project_id, f.session_id, f.user_id,
-      CASE WHEN f.is_completed THEN 'completed' ELSE 'active' END,
-      f.started_at, f.ended_at,
-      CASE WHEN f.is_completed THEN coalesce(f.ended_by_event_at, f.ended_at + f.timeout) END,
-      CASE WHEN f.event_count > 1 THEN extract(epoch FROM f.ended_at - f.started_at)::double precision END,
-      f.page_count, f.event_count,
-      f.journey_path[1], f.journey_path[cardinality(f.journey_path)], f.journey_path,
-      f.page_count = 1, f.converted, $1::timestamptz
-    FROM final f
-    ON CONFLICT (project_id, session_id) DO UPDATE SET
-      user_id = excluded.user_id, status = excluded.status, started_at = excluded.started_at, ended_at = excluded.ended_at,
-      completed_at = excluded.completed_at, duration_seconds = excluded.duration_seconds, page_count = excluded.page_count,
-      event_count = excluded.event_count, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
-      journey_path = excluded.journey_path, bounced = excluded.bounced, converted = excluded.converted,
-      aggregated_at = excluded.aggregated_at
-    WHERE (s.user_id, s.status, s.started_at, s.ended_at, s.completed_at, s.duration_seconds, s.page_count, s.event_count,
-           s.entry_page, s.exit_page, s.journey_path, s.bounced, s.converted)
-      IS DISTINCT FROM
-          (excluded.user_id, excluded.status, excluded.started_at, excluded.ended_at, excluded.completed_at,
-           excluded.duration_seconds, excluded.page_count, excluded.event_count, excluded.entry_page, excluded.exit_page,
-           excluded.journey_path, excluded.bounced, excluded.converted)
-    RETURNING s.project_id, s.session_id, s.status, s.completed_at
+  built AS (
+    SELECT g.*, s.session_id IS NULL AS is_new FROM grouped g LEFT JOIN sessions s USING (project_id, session_id)
   ),
-  handed_on AS (
-    INSERT INTO session_completions (project_id, session_id, completed_at, recorded_at)
-    SELECT project_id, session_id, completed_at, $1::timestamptz FROM upserted WHERE status = 'completed'
-  )
-  SELECT (SELECT count(*)::int FROM batch) AS taken,
-    coalesce((
-      SELECT json_agg(json_build_object('projectId', u.project_id, 'sessionId', u.session_id, 'status', u.status,
-                                        'completedAt', u.completed_at, 'created', sp.is_new))
-      FROM upserted u JOIN spans sp USING (project_id, session_id)
-    ), '[]'::json) AS changed`;
+  last AS (
+    SELECT project_id, session_id FROM grouped ORDER BY project_id DESC, session_id DESC LIMIT 1
+  ),
+  ${SESSION_UPSERT_SQL}
+  SELECT r.*, (SELECT project_id FROM last) AS "lastProjectId", (SELECT session_id FROM last) AS "lastSessionId",
+    (SELECT max(last_received_at) FROM grouped) AS "lastReceivedAt"
+  FROM (${BATCH_RESULT_SQL}) r`;
+
+type BatchRow = Omit<BatchResult, 'completed'> & { completed: { projectId: string; sessionId: string; completedAt: string }[] };
+
+function toBatchResult(row: BatchRow): BatchResult {
+  return { ...row, completed: row.completed.map((s) => ({ ...s, completedAt: new Date(s.completedAt) })) };
+}
 
 /** All SQL of sessions: the aggregation (collect, sweep, rebuild) and the read side. */
 @Injectable()
 export class SessionsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
+  /** The watermark: the snapshot of the last collection, or null before the first run. */
+  async watermark(): Promise<string | null> {
+    const row = await queryOne<{ snapshot: string | null }>(this.db, `SELECT snapshot::text AS snapshot FROM session_aggregation_state WHERE id = 1`);
+    return row?.snapshot ?? null;
+  }
+
+  /** A snapshot taken now: every event it can see is visible to every later statement. */
+  async currentSnapshot(): Promise<string> {
+    const row = await queryOne<{ snapshot: string }>(this.db, `SELECT pg_current_snapshot()::text AS snapshot`);
+    return row!.snapshot;
+  }
+
+  async saveWatermark(snapshot: string): Promise<void> {
+    await execute(this.db, `UPDATE session_aggregation_state SET snapshot = $1::pg_snapshot, updated_at = now() WHERE id = 1`, [snapshot]);
+  }
+
   /**
    * Queues every session with events written by a transaction the previous collection's snapshot
-   * could not see (all events when `full` or on the first run), with the time of the earliest of
-   * those events (moving that of a session already queued earlier), and stores this statement's
-   * snapshot as the new watermark — one statement, so both use the same snapshot. Events of
-   * transactions still running now are invisible to it, so the next collection picks them up:
-   * nothing committed late is missed, nothing is read twice.
+   * could not see, with the time of the earliest of those events (moving that of a session already
+   * queued earlier), and stores this statement's snapshot as the new watermark — one statement, so
+   * both use the same snapshot. Events of transactions still running now are invisible to it, so
+   * the next collection picks them up: nothing committed late is missed, nothing is read twice.
+   * Needs a watermark: before the first run, the full pass reads everything instead.
    */
-  async collect(full: boolean): Promise<{ eventsRead: number; sessionsQueued: number; lastReceivedAt: Date | null }> {
+  async collect(): Promise<{ eventsRead: number; sessionsQueued: number; lastReceivedAt: Date | null }> {
     const row = await queryOne<{ eventsRead: number; sessionsQueued: number; lastReceivedAt: Date | null }>(
       this.db,
       `WITH prev AS (
-         SELECT CASE WHEN $1 THEN NULL ELSE snapshot END AS snapshot FROM session_aggregation_state WHERE id = 1
+         SELECT snapshot FROM session_aggregation_state WHERE id = 1 AND snapshot IS NOT NULL
        ),
        fresh AS (
          SELECT e.project_id, e.session_id, count(*) AS events, max(e.received_at) AS last_received_at,
                 min(e.occurred_at) AS events_from
          FROM tracking_events e, prev
-         WHERE prev.snapshot IS NULL
-            OR (e.ingest_xid >= pg_snapshot_xmin(prev.snapshot) AND NOT pg_visible_in_snapshot(e.ingest_xid, prev.snapshot))
+         WHERE e.ingest_xid >= pg_snapshot_xmin(prev.snapshot) AND NOT pg_visible_in_snapshot(e.ingest_xid, prev.snapshot)
          GROUP BY e.project_id, e.session_id
        ),
        queued AS (
@@ -174,12 +261,12 @@ export class SessionsRepository {
            SET events_from = least(q.events_from, excluded.events_from)
        ),
        saved AS (
-         UPDATE session_aggregation_state SET snapshot = pg_current_snapshot(), updated_at = now() WHERE id = 1
+         UPDATE session_aggregation_state SET snapshot = pg_current_snapshot(), updated_at = now()
+         WHERE id = 1 AND EXISTS (SELECT 1 FROM prev)
        )
        SELECT coalesce(sum(events), 0)::int AS "eventsRead", count(*)::int AS "sessionsQueued",
               max(last_received_at) AS "lastReceivedAt"
        FROM fresh`,
-      [full],
     );
     return row!;
   }
@@ -199,23 +286,46 @@ export class SessionsRepository {
     return rows.length;
   }
 
+  /** Takes up to `limit` queued sessions and rebuilds them (REBUILD_QUEUED_SQL) in the caller's transaction. */
+  async rebuildQueued(tx: Db, now: Date, limit: number): Promise<BatchResult> {
+    await this.withoutJit(tx);
+    return toBatchResult((await queryOne<BatchRow>(tx, REBUILD_QUEUED_SQL, [now, limit]))!);
+  }
+
   /**
-   * Takes up to `limit` queued sessions and rebuilds them (see REBUILD_BATCH_SQL), all in the
-   * caller's transaction. Returns the sessions created or changed, and how many were taken.
+   * Rebuilds the next `limit` sessions after `after` in key order (REBUILD_RANGE_SQL) in the
+   * caller's transaction; `last` is where the next batch starts (null when nothing was left).
    */
-  async rebuildBatch(tx: Db, now: Date, limit: number): Promise<{ taken: number; changed: RebuiltSession[] }> {
-    // The batch statement's cost estimate is high enough to trigger JIT compilation, which costs
-    // more than it saves on a few thousand sessions.
-    await execute(tx, `SET LOCAL jit = off`);
-    const row = await queryOne<{ taken: number; changed: (Omit<RebuiltSession, 'completedAt'> & { completedAt: string | null })[] }>(
+  async rebuildRange(
+    tx: Db,
+    now: Date,
+    after: SessionKey,
+    limit: number,
+  ): Promise<BatchResult & { last: SessionKey | null; lastReceivedAt: Date | null }> {
+    await this.withoutJit(tx);
+    // PostgreSQL estimates the row comparison on the key to match about one row, so it would read
+    // every event after the key and sort them all (to disk: 0.85 s per batch on 1M events) instead
+    // of walking the index in key order and stopping after `limit` sessions (40 ms).
+    await execute(tx, `SET LOCAL enable_sort = off`);
+    const row = (await queryOne<BatchRow & { lastProjectId: string | null; lastSessionId: string | null; lastReceivedAt: Date | null }>(
       tx,
-      REBUILD_BATCH_SQL,
-      [now, limit],
-    );
+      REBUILD_RANGE_SQL,
+      [now, after.projectId, after.sessionId, limit],
+    ))!;
+    const { lastProjectId, lastSessionId, lastReceivedAt, ...result } = row;
     return {
-      taken: row!.taken,
-      changed: row!.changed.map((s) => ({ ...s, completedAt: s.completedAt === null ? null : new Date(s.completedAt) })),
+      ...toBatchResult(result),
+      lastReceivedAt,
+      last: lastProjectId === null ? null : { projectId: lastProjectId, sessionId: lastSessionId! },
     };
+  }
+
+  /**
+   * The batch statements' cost estimates are high enough to trigger JIT compilation, which costs
+   * more than it saves on a few thousand sessions.
+   */
+  private async withoutJit(tx: Db): Promise<void> {
+    await execute(tx, `SET LOCAL jit = off`);
   }
 
   async queuedCount(): Promise<number> {

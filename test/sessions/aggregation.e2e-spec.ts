@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { FixedClock } from '../../src/common/clock/clock.js';
-import { SessionsRepository } from '../../src/sessions/sessions.repository.js';
+import { SessionCompletionPublisher, type CompletedSession } from '../../src/sessions/session-completion.publisher.js';
+import { FIRST_SESSION_KEY, SessionsRepository } from '../../src/sessions/sessions.repository.js';
 import { aggregate, getSession, ingest, pageview } from '../factories/events.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -125,7 +126,7 @@ describe('session aggregation', () => {
     // A run cut off after collecting a January event leaves the session queued; the next run
     // collects a March event for it too, and the rebuild must read January to March.
     await ingest(t, shop, [pageview('s-months', '/z', '2025-01-31T23:55:00.000Z')]);
-    await t.get(SessionsRepository).collect(false);
+    await t.get(SessionsRepository).collect();
     await ingest(t, shop, [pageview('s-months', '/d', '2025-03-01T00:25:00.000Z')]);
     await aggregate(t);
     const { body } = await getSession(t, shop, 's-months');
@@ -145,10 +146,10 @@ describe('session aggregation', () => {
     await aggregate(t);
     await ingest(t, own, [pageview('s-mid', '/c', '2025-03-10T11:47:00.000Z')]);
     const sessions = t.get(SessionsRepository);
-    await sessions.collect(false);
+    await sessions.collect();
     // Committed after the collect, later than anything the collect or the stored row knew of.
     await ingest(t, own, [{ sessionId: 's-mid', type: 'session_end', occurredAt: '2025-03-10T11:55:00.000Z' }]);
-    await t.dataSource.transaction((tx) => sessions.rebuildBatch(tx, clock.now(), 1000));
+    await t.dataSource.transaction((tx) => sessions.rebuildQueued(tx, clock.now(), 1000));
     // 11:40 → 11:55 = 900 s; completed at its session_end.
     expect((await getSession(t, own, 's-mid')).body).toMatchObject({
       status: 'completed',
@@ -176,7 +177,6 @@ describe('session aggregation', () => {
     await aggregate(t);
     expect((await getSession(t, shop, 's-timeout')).body.status).toBe('active');
     const handedOn = jest.fn(async () => undefined);
-    const { SessionCompletionPublisher } = await import('../../src/sessions/session-completion.publisher.js');
     t.get(SessionCompletionPublisher).subscribe({ onSessionsCompleted: handedOn });
 
     // At 12:29:30 the cut-off is 11:59:30: s-late (11:36), s-order (11:55:30), s-nopage (11:58:10)
@@ -193,11 +193,49 @@ describe('session aggregation', () => {
   });
 
   it('hands a completed session on again when late events change it', async () => {
+    const handedOn = jest.fn(async (_sessions: CompletedSession[]) => undefined);
+    t.get(SessionCompletionPublisher).subscribe({ onSessionsCompleted: handedOn });
     await ingest(t, shop, [pageview('s-end', '/late', '2025-03-10T11:51:00.000Z')]);
     const counts = await aggregate(t);
     expect(counts).toMatchObject({ eventsRead: 1, sessionsUpdated: 1, sessionsCompleted: 1 });
-    const rows = await t.sql(`SELECT count(*)::int AS n FROM session_completions WHERE session_id = 's-end'`);
-    expect(rows[0].n).toBe(2);
+    // Still completed at its session_end (11:52); its journey changed, so its metrics must be computed again.
+    expect(handedOn.mock.calls.flatMap(([sessions]) => sessions)).toEqual([
+      { projectId: shop.id, sessionId: 's-end', completedAt: new Date('2025-03-10T11:52:00.000Z') },
+    ]);
+  });
+
+  it('rebuilds every session from all its events in a full run, repairing a damaged row and changing nothing else', async () => {
+    await t.sql(`UPDATE sessions SET page_count = 99, journey_path = '{}', exit_page = NULL WHERE session_id = 's-order'`);
+    const [{ events }] = await t.sql(`SELECT count(*)::int AS events FROM tracking_events`);
+    expect(await aggregate(t, true)).toMatchObject({ eventsRead: events, sessionsCreated: 0, sessionsUpdated: 1 });
+    expect((await getSession(t, shop, 's-order')).body).toMatchObject({
+      pageCount: 3,
+      journeyPath: ['/', '/product/42', '/cart'],
+      exitPage: '/cart',
+    });
+  });
+
+  it('leaves an event committed during a full pass, after the batch of its session, to the next run', async () => {
+    const own = await createProject(t);
+    await ingest(t, own, [pageview('s-pass', '/a', '2025-03-10T12:30:00.000Z')]);
+    const sessions = t.get(SessionsRepository);
+    // The pass: its watermark is taken first, then the batch holding s-pass runs, then /b commits.
+    const watermark = await sessions.currentSnapshot();
+    await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), FIRST_SESSION_KEY, 100_000));
+    await ingest(t, own, [pageview('s-pass', '/b', '2025-03-10T12:31:00.000Z')]);
+    await sessions.saveWatermark(watermark);
+    expect((await getSession(t, own, 's-pass')).body).toMatchObject({ pageCount: 1 });
+    expect(await aggregate(t)).toMatchObject({ eventsRead: 1, sessionsUpdated: 1 });
+    expect((await getSession(t, own, 's-pass')).body).toMatchObject({ pageCount: 2, journeyPath: ['/a', '/b'], durationSeconds: 60 });
+  });
+
+  it('deletes the sessions of a deleted project', async () => {
+    const own = await createProject(t);
+    await ingest(t, own, [pageview('s-gone', '/a', '2025-03-10T12:30:00.000Z')]);
+    await aggregate(t);
+    await t.sql(`DELETE FROM projects WHERE id = $1`, [own.id]);
+    expect(await t.sql(`SELECT session_id FROM sessions WHERE project_id = $1`, [own.id])).toEqual([]);
+    expect((await getSession(t, shop, 's-order')).status).toBe(200);
   });
 
   it('stores a duplicate event once', async () => {

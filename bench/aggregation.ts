@@ -109,21 +109,24 @@ async function loadSessions(db: DataSource, projectId: string, first: number, co
 
 /**
  * The floor: the same session row the aggregation writes (spec §3 fields), in one hand-written
- * GROUP BY over the events `where` selects, into a scratch table. Returns its seconds.
+ * GROUP BY over the events `where` selects, into a scratch table. Returns its seconds. Both arrays
+ * are ordered alike, so PostgreSQL 16+ reads the groups presorted in index order, as for the
+ * aggregation (a DESC order for the last user id made PostgreSQL 18 sort every event: 1.7 s
+ * instead of 0.9 s for 1M events).
  */
 async function floor(db: DataSource, where: string, params: unknown[] = []): Promise<number> {
   const start = Date.now();
   await db.query(`DROP TABLE IF EXISTS bench_floor`);
   await db.query(
     `CREATE UNLOGGED TABLE bench_floor AS
-     SELECT g.*, g.journey_path[1] AS entry_page, g.journey_path[cardinality(g.journey_path)] AS exit_page,
+     SELECT g.*, g.user_ids[cardinality(g.user_ids)] AS user_id, g.journey_path[1] AS entry_page, g.journey_path[cardinality(g.journey_path)] AS exit_page,
             g.page_count = 1 AS bounced,
             CASE WHEN g.event_count > 1 THEN extract(epoch FROM g.ended_at - g.started_at) END AS duration_seconds,
             CASE WHEN g.ended_by_event_at IS NOT NULL OR g.ended_at < now() - interval '30 minutes' THEN 'completed' ELSE 'active' END AS status,
             coalesce(g.ended_by_event_at, g.ended_at + interval '30 minutes') AS completed_at
      FROM (
        SELECT project_id, session_id,
-              (array_agg(user_id ORDER BY occurred_at DESC, seq DESC) FILTER (WHERE user_id IS NOT NULL))[1] AS user_id,
+              array_agg(user_id ORDER BY occurred_at, seq) FILTER (WHERE user_id IS NOT NULL) AS user_ids,
               min(occurred_at) AS started_at, max(occurred_at) AS ended_at, count(*) AS event_count,
               count(*) FILTER (WHERE type = 'pageview') AS page_count,
               coalesce(array_agg(path ORDER BY occurred_at, seq) FILTER (WHERE type = 'pageview'), '{}') AS journey_path,

@@ -60,10 +60,13 @@ const SESSION_COLUMNS = `
  * - events ordered by (occurred_at, seq): client time, ties in order of arrival;
  * - page_count = pageviews; journey_path = their paths in order;
  * - converted = any `conversion` event;
- * - user_id = the last non-null user id (a visitor who logs in mid-session is that user).
+ * - user_ids: the non-null user ids in that order; user_id = the last (a visitor who logs in
+ *   mid-session is that user).
+ * Both arrays are ordered alike, so PostgreSQL 16+ feeds the groups presorted — the index order —
+ * instead of sorting each group once per array.
  */
 const SESSION_EVENT_AGGREGATES = `
-  (array_agg(e.user_id ORDER BY e.occurred_at DESC, e.seq DESC) FILTER (WHERE e.user_id IS NOT NULL))[1] AS user_id,
+  array_agg(e.user_id ORDER BY e.occurred_at, e.seq) FILTER (WHERE e.user_id IS NOT NULL) AS user_ids,
   min(e.occurred_at) AS started_at,
   max(e.occurred_at) AS ended_at,
   count(*)::int AS event_count,
@@ -81,7 +84,7 @@ const SESSION_EVENT_AGGREGATES = `
  *   timeout at $1; completed_at = the first session_end's time, else last event + timeout.
  */
 const SESSION_ROWS_SQL = `
-  SELECT b.project_id, b.session_id, b.user_id,
+  SELECT b.project_id, b.session_id, b.user_ids[cardinality(b.user_ids)],
     CASE WHEN c.is_completed THEN 'completed' ELSE 'active' END,
     b.started_at, b.ended_at,
     CASE WHEN c.is_completed THEN coalesce(b.ended_by_event_at, b.ended_at + t.timeout) END,

@@ -8,7 +8,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - `sessions` loses its foreign key to `projects`: the per-row check cost as much as the rest of
  *   the insert (0.5 s per 100,000 sessions). Sessions are built only from events, which are stored
  *   only for existing projects (and `tracking_events` has no such key either); the cascade on a
- *   project's deletion is kept by a statement-level trigger, one delete per statement.
+ *   project's deletion (or truncation) is kept by statement-level triggers, one statement each.
+ *   The aggregation locks its batch's projects (FOR KEY SHARE, once per project) as the key did.
  */
 export class SessionsWritePath1764000720000 implements MigrationInterface {
   name = 'SessionsWritePath1764000720000';
@@ -26,9 +27,20 @@ export class SessionsWritePath1764000720000 implements MigrationInterface {
       CREATE TRIGGER projects_delete_sessions AFTER DELETE ON projects
       REFERENCING OLD TABLE AS deleted_projects
       FOR EACH STATEMENT EXECUTE FUNCTION sessions_delete_of_deleted_projects()`);
+    await db.query(`
+      CREATE FUNCTION sessions_truncate_with_projects() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        TRUNCATE sessions;
+        RETURN NULL;
+      END $$`);
+    await db.query(`
+      CREATE TRIGGER projects_truncate_sessions AFTER TRUNCATE ON projects
+      FOR EACH STATEMENT EXECUTE FUNCTION sessions_truncate_with_projects()`);
   }
 
   async down(db: QueryRunner): Promise<void> {
+    await db.query(`DROP TRIGGER projects_truncate_sessions ON projects`);
+    await db.query(`DROP FUNCTION sessions_truncate_with_projects()`);
     await db.query(`DROP TRIGGER projects_delete_sessions ON projects`);
     await db.query(`DROP FUNCTION sessions_delete_of_deleted_projects()`);
     await db.query(`DELETE FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = s.project_id)`);

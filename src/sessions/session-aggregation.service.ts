@@ -51,13 +51,14 @@ export class SessionAggregationService {
       batches: 0,
       lastReceivedAt: null,
     };
+    let done = 0;
     const progress = async (batch: BatchResult, total: number | null) => {
       counts.batches++;
+      done += batch.taken;
       counts.sessionsCreated += batch.created;
       counts.sessionsUpdated += batch.updated;
       counts.sessionsCompleted += batch.completed.length;
       await this.completions.publish(batch.completed);
-      const done = counts.sessionsCreated + counts.sessionsUpdated;
       const seconds = Math.max((Date.now() - started) / 1000, 0.001);
       options.logger?.log({ done, total, sessionsPerSecond: Math.round(done / seconds) }, 'sessions rebuilt');
     };

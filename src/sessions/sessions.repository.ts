@@ -93,7 +93,7 @@ const SESSION_ROWS_SQL = `
     b.journey_path[1], b.journey_path[cardinality(b.journey_path)], b.journey_path,
     b.page_count = 1, b.converted, $1::timestamptz
   FROM built b
-  JOIN projects p ON p.id = b.project_id
+  JOIN batch_projects p ON p.id = b.project_id
   CROSS JOIN LATERAL (SELECT make_interval(mins => p.session_timeout_minutes) AS timeout) t
   CROSS JOIN LATERAL (SELECT b.ended_by_event_at IS NOT NULL OR b.ended_at < $1::timestamptz - t.timeout AS is_completed) c`;
 
@@ -104,8 +104,16 @@ const SESSION_COLUMNS_WRITTEN = `(project_id, session_id, user_id, status, start
  * The `upserted` CTE: SESSION_ROWS_SQL written, new sessions by a plain insert (a third cheaper
  * than an insert that checks for a conflict first), the others only where their content changed,
  * so a rerun with nothing new touches nothing. Every row it returns was created or changed.
+ * is_new is exact because batches take BATCH_LOCK_SQL first: no other batch can commit a row for
+ * the same session between this statement's snapshot and its insert.
  */
 const SESSION_UPSERT_SQL = `
+  batch_projects AS (
+    -- Locked once per project and batch, as the foreign key checked them once per row: a project
+    -- deleted before this lock gets no sessions here, one deleted after it waits for this batch
+    -- to commit, and its trigger then deletes what the batch wrote.
+    SELECT id, session_timeout_minutes FROM projects WHERE id IN (SELECT project_id FROM built) FOR KEY SHARE
+  ),
   inserted AS (
     INSERT INTO sessions ${SESSION_COLUMNS_WRITTEN}
     ${SESSION_ROWS_SQL}
@@ -134,9 +142,13 @@ const SESSION_UPSERT_SQL = `
     SELECT * FROM inserted UNION ALL SELECT * FROM updated
   )`;
 
-/** A batch's BatchResult, from `built` (with is_new: no row before this statement) and `upserted`. */
-const BATCH_RESULT_SQL = `
-  SELECT (SELECT count(*)::int FROM built) AS taken,
+/**
+ * A batch's BatchResult, from `built` (with is_new: no row before this statement) and `upserted`;
+ * `taken` counts the rows of `takenFrom` (the queue rows taken, which include sessions without
+ * events and so without a `built` row).
+ */
+const batchResultSql = (takenFrom: 'batch' | 'built') => `
+  SELECT (SELECT count(*)::int FROM ${takenFrom}) AS taken,
     (SELECT coalesce(sum(event_count), 0)::int FROM built) AS "eventsRead",
     (count(*) FILTER (WHERE b.is_new))::int AS created,
     (count(*) FILTER (WHERE NOT b.is_new))::int AS updated,
@@ -182,7 +194,7 @@ const REBUILD_QUEUED_SQL = `
     ) a
   ),
   ${SESSION_UPSERT_SQL}
-  ${BATCH_RESULT_SQL}`;
+  ${batchResultSql('batch')}`;
 
 /**
  * A batch of the full pass: the next $4 sessions in key order after ($2, $3), each built from ALL
@@ -207,7 +219,10 @@ const REBUILD_RANGE_SQL = `
   ${SESSION_UPSERT_SQL}
   SELECT r.*, (SELECT project_id FROM last) AS "lastProjectId", (SELECT session_id FROM last) AS "lastSessionId",
     (SELECT max(last_received_at) FROM grouped) AS "lastReceivedAt"
-  FROM (${BATCH_RESULT_SQL}) r`;
+  FROM (${batchResultSql('built')}) r`;
+
+/** Serialises the batches of overlapping runs (see startBatch). */
+export const BATCH_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('session-aggregation batch'))`;
 
 type BatchRow = Omit<BatchResult, 'completed'> & { completed: { projectId: string; sessionId: string; completedAt: string }[] };
 
@@ -291,7 +306,7 @@ export class SessionsRepository {
 
   /** Takes up to `limit` queued sessions and rebuilds them (REBUILD_QUEUED_SQL) in the caller's transaction. */
   async rebuildQueued(tx: Db, now: Date, limit: number): Promise<BatchResult> {
-    await this.withoutJit(tx);
+    await this.startBatch(tx);
     return toBatchResult((await queryOne<BatchRow>(tx, REBUILD_QUEUED_SQL, [now, limit]))!);
   }
 
@@ -305,7 +320,7 @@ export class SessionsRepository {
     after: SessionKey,
     limit: number,
   ): Promise<BatchResult & { last: SessionKey | null; lastReceivedAt: Date | null }> {
-    await this.withoutJit(tx);
+    await this.startBatch(tx);
     // PostgreSQL estimates the row comparison on the key to match about one row, so it would read
     // every event after the key and sort them all (to disk: 0.85 s per batch on 1M events) instead
     // of walking the index in key order and stopping after `limit` sessions (40 ms).
@@ -324,10 +339,13 @@ export class SessionsRepository {
   }
 
   /**
-   * The batch statements' cost estimates are high enough to trigger JIT compilation, which costs
-   * more than it saves on a few thousand sessions.
+   * First in every batch transaction: waits for any other batch (an overlapping run) to commit, so
+   * the batch statement's snapshot sees every session row written before it. And the batch
+   * statements' cost estimates are high enough to trigger JIT compilation, which costs more than
+   * it saves on a few thousand sessions.
    */
-  private async withoutJit(tx: Db): Promise<void> {
+  private async startBatch(tx: Db): Promise<void> {
+    await execute(tx, BATCH_LOCK_SQL);
     await execute(tx, `SET LOCAL jit = off`);
   }
 

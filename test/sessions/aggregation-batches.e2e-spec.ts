@@ -1,0 +1,84 @@
+import { jest } from '@jest/globals';
+import { FixedClock } from '../../src/common/clock/clock.js';
+import { SessionCompletionPublisher, type CompletedSession } from '../../src/sessions/session-completion.publisher.js';
+import { BATCH_LOCK_SQL } from '../../src/sessions/sessions.repository.js';
+import { aggregate, getSession, ingest, pageview } from '../factories/events.js';
+import { createProject, type ProjectFixture } from '../factories/projects.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/** Batches of two sessions, so every run here is several batches and the seams between them show. */
+describe('session aggregation in batches', () => {
+  const clock = new FixedClock(new Date('2025-03-10T12:00:00.000Z'));
+  let t: TestApp;
+  let shop: ProjectFixture;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, env: { SESSION_AGGREGATION_BATCH: '2' } });
+    shop = await createProject(t);
+  });
+  afterAll(() => t.close());
+
+  it('leaves an event committed during the first (full) pass, after its session was built, to the next run', async () => {
+    // Two hours old, so every session is completed and each batch hands its sessions on.
+    await ingest(t, shop, [
+      pageview('a1', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('a2', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('b1', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('b2', '/a', '2025-03-10T10:00:00.000Z'),
+    ]);
+    // The hand-on of the first batch (a1, a2) commits a late event of a1 while the pass goes on.
+    let late: Promise<void> | undefined;
+    const handedOn = jest.fn(async (sessions: CompletedSession[]) => {
+      if (!late && sessions.some((s) => s.sessionId === 'a1')) {
+        late = ingest(t, shop, [pageview('a1', '/b', '2025-03-10T10:01:00.000Z')]);
+        await late;
+      }
+    });
+    t.get(SessionCompletionPublisher).subscribe({ onSessionsCompleted: handedOn });
+
+    const first = await aggregate(t);
+    expect(late).toBeDefined();
+    // The batch of b1 and b2 ran after /b committed, but /b belongs to a1, behind the pass.
+    expect(first).toMatchObject({ eventsRead: 4, sessionsCreated: 4, sessionsUpdated: 0, sessionsCompleted: 4, batches: 2 });
+    expect((await getSession(t, shop, 'a1')).body).toMatchObject({ pageCount: 1, eventCount: 1 });
+
+    // /b was not visible to the pass's watermark, so the next run collects it.
+    expect(await aggregate(t)).toMatchObject({ eventsRead: 1, sessionsCreated: 0, sessionsUpdated: 1 });
+    expect((await getSession(t, shop, 'a1')).body).toMatchObject({ pageCount: 2, journeyPath: ['/a', '/b'], durationSeconds: 60 });
+  });
+
+  it('drains the queue past a batch of queued sessions that have no events', async () => {
+    // Sorted before every other session of the project: the queue's first batch is only these two.
+    await t.sql(`INSERT INTO session_rebuild_queue (project_id, session_id, events_from) VALUES ($1, '0-none-1', now()), ($1, '0-none-2', now())`, [
+      shop.id,
+    ]);
+    await ingest(t, shop, [pageview('b1', '/c', '2025-03-10T10:02:00.000Z')]);
+    expect(await aggregate(t)).toMatchObject({ eventsRead: 1, sessionsCreated: 0, sessionsUpdated: 1 });
+    expect((await getSession(t, shop, 'b1')).body).toMatchObject({ journeyPath: ['/a', '/c'] });
+    expect(await t.sql(`SELECT session_id FROM session_rebuild_queue`)).toEqual([]);
+  });
+
+  it('waits for an overlapping batch that writes the same session, then updates the row it wrote', async () => {
+    await ingest(t, shop, [pageview('c1', '/x', '2025-03-10T10:05:00.000Z')]);
+    // Another run's batch holds the batch lock and writes a row for c1 that this run cannot yet see.
+    const other = t.dataSource.createQueryRunner();
+    await other.connect();
+    try {
+      await other.startTransaction();
+      await other.query(BATCH_LOCK_SQL);
+      const run = aggregate(t);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await other.query(
+        `INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, page_count, event_count, journey_path, bounced, converted, aggregated_at)
+         VALUES ($1, 'c1', 'active', '2025-03-10T10:05:00Z', '2025-03-10T10:05:00Z', 7, 7, '{/stale}', false, false, now())`,
+        [shop.id],
+      );
+      await other.commitTransaction();
+      // Without the lock, this run's insert of c1 would fail on the primary key.
+      expect(await run).toMatchObject({ eventsRead: 1, sessionsCreated: 0, sessionsUpdated: 1 });
+    } finally {
+      await other.release();
+    }
+    expect((await getSession(t, shop, 'c1')).body).toMatchObject({ status: 'completed', pageCount: 1, journeyPath: ['/x'] });
+  });
+});

@@ -336,20 +336,30 @@ const KPI_BREAKDOWN_FRESH = `
     FROM grouped c
   )`;
 
+/** A session's drilldown row (sessions `s` with their metrics `m`, the bucket map `b`): its key, bucket and payload. */
+const SESSION_DRILLDOWN_ROW = `
+    s.project_id, 'sessions' AS metric_key, 'session' AS entity_type, NULL::uuid AS entity_id, s.session_id AS reference_id,
+    b.day_bucket AS bucket,
+    jsonb_build_object(
+      'startedAt', s.started_at, 'status', s.status, 'entryPage', s.entry_page, 'exitPage', s.exit_page,
+      'durationSeconds', s.duration_seconds, 'pageCount', s.page_count, 'bounced', s.bounced, 'converted', s.converted,
+      'hasMetrics', m.session_id IS NOT NULL AND s.status = 'completed',
+      'droppedOff', m.dropped_off, 'dropOffStep', m.drop_off_step) AS payload`;
+
+/** A KPI event's drilldown row (events `k`, the bucket map `b`). */
+const KPI_DRILLDOWN_ROW = `
+    k.project_id, k.kpi_id AS metric_key, 'kpi_event' AS entity_type, k.id AS entity_id, NULL::text AS reference_id,
+    b.day_bucket AS bucket,
+    jsonb_build_object('userId', k.user_id, 'occurredAt', k.occurred_at, 'step', k.metadata->'step', 'source', k.metadata->'source') AS payload`;
+
 /**
  * Drilldown rows of the affected day buckets starting at or after $5 (the drilldown retention
  * cutoff): a CTE list ending in fresh(project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload).
- * $4: the metric keys.
+ * $4: the metric keys. A full rebuild writes them all.
  */
 const SESSION_DRILLDOWN_FRESH = `
   fresh AS (
-    SELECT s.project_id, 'sessions' AS metric_key, 'session' AS entity_type, NULL::uuid AS entity_id, s.session_id AS reference_id,
-           b.day_bucket AS bucket,
-           jsonb_build_object(
-             'startedAt', s.started_at, 'status', s.status, 'entryPage', s.entry_page, 'exitPage', s.exit_page,
-             'durationSeconds', s.duration_seconds, 'pageCount', s.page_count, 'bounced', s.bounced, 'converted', s.converted,
-             'hasMetrics', m.session_id IS NOT NULL AND s.status = 'completed',
-             'droppedOff', m.dropped_off, 'dropOffStep', m.drop_off_step) AS payload
+    SELECT ${SESSION_DRILLDOWN_ROW}
     FROM sessions s ${bucketMapJoin('session', 's.project_id', 's.started_at')}
     LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
     WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= greatest($2::timestamptz, $5::timestamptz) AND s.started_at < $3::timestamptz
@@ -358,13 +368,31 @@ const SESSION_DRILLDOWN_FRESH = `
 
 const KPI_DRILLDOWN_FRESH = `
   fresh AS (
-    SELECT k.project_id, k.kpi_id AS metric_key, 'kpi_event' AS entity_type, k.id AS entity_id, NULL::text AS reference_id,
-           b.day_bucket AS bucket,
-           jsonb_build_object('userId', k.user_id, 'occurredAt', k.occurred_at, 'step', k.metadata->'step', 'source', k.metadata->'source') AS payload
+    SELECT ${KPI_DRILLDOWN_ROW}
     FROM kpi_events k ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
     WHERE k.project_id = ANY($1::uuid[]) AND k.occurred_at >= greatest($2::timestamptz, $5::timestamptz) AND k.occurred_at < $3::timestamptz
       AND b.day_affected AND b.day_bucket >= $5::timestamptz AND k.kpi_id = ANY($4::text[])
   )`;
+
+/**
+ * The current drilldown rows of the changed source rows (incremental run; `metrics_changed`),
+ * whose day bucket starts at or after $2 (the cutoff); $1: the metric keys. A drilldown row is made
+ * of its own entity's columns only (all fingerprinted) and bucketed by its own instant, so the rows
+ * of the entities that did not change are already what a recompute of their bucket would give.
+ */
+const CHANGED_DRILLDOWN_ROWS_SQL = `
+  SELECT ${SESSION_DRILLDOWN_ROW}
+  FROM metrics_changed c
+  JOIN sessions s ON s.project_id = c.project_id AND s.session_id = c.entity_key
+  ${bucketMapJoin('session', 's.project_id', 's.started_at')}
+  LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
+  WHERE c.source = 'session' AND b.day_bucket >= $2::timestamptz AND 'sessions' = ANY($1::text[])
+  UNION ALL
+  SELECT ${KPI_DRILLDOWN_ROW}
+  FROM metrics_changed c
+  JOIN kpi_events k ON k.project_id = c.project_id AND k.id = (CASE WHEN c.source = 'kpi_event' THEN c.entity_key::uuid END)
+  ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
+  WHERE c.source = 'kpi_event' AND b.day_bucket >= $2::timestamptz AND k.kpi_id = ANY($1::text[])`;
 
 export interface WriteCounts {
   upserted: number;
@@ -742,6 +770,7 @@ export class MetricsReadModelRepository {
 
   /** Drilldown rows of the affected day buckets that are not older than `cutoff` (retention would drop them at once). */
   async recomputeDrilldown(tx: Db, now: Date, cutoff: Date, full: boolean): Promise<WriteCounts> {
+    if (!full) return this.recomputeChangedDrilldown(tx, now, cutoff);
     const parts: [string, string, string, string[]][] = [
       ['session', SESSION_DRILLDOWN_FRESH, 'session', ['sessions']],
       ['kpi_event', KPI_DRILLDOWN_FRESH, 'kpi_event', KPI_METRIC_KEYS],
@@ -777,6 +806,67 @@ export class MetricsReadModelRepository {
         deleteParams: [source, metricKeys, entityType],
       })),
     );
+  }
+
+  /**
+   * An incremental run rewrites the drilldown rows of the changed entities only (a day of new
+   * sessions no longer rewrites the day's other rows): upserts their current rows, deletes those
+   * that have none any more (gone, moved before the cutoff, or a KPI event moved to another metric),
+   * and, as a recompute of each affected day bucket would, empties the affected buckets older than
+   * the cutoff (rows the retention has not dropped yet).
+   */
+  private async recomputeChangedDrilldown(tx: Db, now: Date, cutoff: Date): Promise<WriteCounts> {
+    const metricKeys = ['sessions', ...KPI_METRIC_KEYS];
+    await execute(tx, `TRUNCATE metrics_fresh_drilldown`);
+    await execute(
+      tx,
+      `INSERT INTO metrics_fresh_drilldown (project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload) ${CHANGED_DRILLDOWN_ROWS_SQL}`,
+      [metricKeys, cutoff],
+    );
+    await execute(tx, `ANALYZE metrics_fresh_drilldown`);
+    const row = await queryOne<WriteCounts>(
+      tx,
+      `WITH upserted AS (
+         INSERT INTO metrics_drilldown AS t (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
+         SELECT project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload, $1 FROM metrics_fresh_drilldown
+         ORDER BY project_id, metric_key, entity_type, entity_id, reference_id
+         ON CONFLICT ON CONSTRAINT metrics_drilldown_key DO UPDATE
+           SET time_bucket = excluded.time_bucket, payload = excluded.payload, computed_at = excluded.computed_at
+           WHERE (t.time_bucket, t.payload) IS DISTINCT FROM (excluded.time_bucket, excluded.payload)
+         RETURNING 1
+       ),
+       sessions_gone AS (
+         DELETE FROM metrics_drilldown t USING metrics_changed c
+         WHERE c.source = 'session' AND t.project_id = c.project_id AND t.metric_key = 'sessions' AND t.reference_id = c.entity_key
+           AND t.entity_type = 'session'
+           AND NOT EXISTS (SELECT 1 FROM metrics_fresh_drilldown f
+                           WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key AND f.entity_type = t.entity_type
+                             AND f.reference_id = t.reference_id)
+         RETURNING 1
+       ),
+       kpi_events_gone AS (
+         DELETE FROM metrics_drilldown t USING metrics_changed c
+         WHERE c.source = 'kpi_event' AND t.project_id = c.project_id AND t.metric_key = ANY($2::text[]) AND t.entity_type = 'kpi_event'
+           AND t.entity_id = (CASE WHEN c.source = 'kpi_event' THEN c.entity_key::uuid END)
+           AND NOT EXISTS (SELECT 1 FROM metrics_fresh_drilldown f
+                           WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key AND f.entity_type = t.entity_type
+                             AND f.entity_id = t.entity_id)
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM upserted)::int AS upserted,
+              ((SELECT count(*) FROM sessions_gone) + (SELECT count(*) FROM kpi_events_gone))::int AS deleted`,
+      [now, KPI_METRIC_KEYS],
+    );
+    // every row left in a bucket older than the cutoff has no current row (the upsert moved those that have one)
+    const expired = await execute(
+      tx,
+      `DELETE FROM metrics_drilldown t USING metrics_affected a
+       WHERE a.grain = 'day' AND a.bucket < $1 AND t.project_id = a.project_id AND t.time_bucket = a.bucket
+         AND ((a.source = 'session' AND t.entity_type = 'session' AND t.metric_key = 'sessions')
+              OR (a.source = 'kpi_event' AND t.entity_type = 'kpi_event' AND t.metric_key = ANY($2::text[])))`,
+      [cutoff, KPI_METRIC_KEYS],
+    );
+    return { upserted: row!.upserted, deleted: row!.deleted + expired };
   }
 
   /** Projects whose newest summary is older than `before` (or that have none) and have any source data. */

@@ -1,0 +1,96 @@
+import { FixedClock } from '../../src/common/clock/clock.js';
+import { computeMetrics } from '../factories/metrics.js';
+import { createProject, type ProjectFixture } from '../factories/projects.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * An incremental run rewrites the drilldown rows of the changed entities only: the other rows of an
+ * affected day stay as they are (not even re-stamped), a row whose entity left the kept 30 days or
+ * moved to another metric goes, and an affected day older than the cutoff is emptied as a recompute
+ * of that day would. Expectations by hand (clock 2026-04-10 12:00 UTC, cutoff 30 days before it).
+ */
+describe('metrics compute: incremental drilldown', () => {
+  const clock = new FixedClock(new Date('2026-04-10T12:00:00Z'));
+  let t: TestApp;
+  let shop: ProjectFixture;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    shop = await createProject(t);
+  });
+  afterAll(() => t.close());
+
+  const putSession = (id: string, startedAt: string, pages: number) =>
+    t.sql(
+      `INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, completed_at, duration_seconds, page_count, event_count,
+                             entry_page, exit_page, journey_path, bounced, converted, aggregated_at)
+       VALUES ($1, $2, 'completed', $3, $3, $3, 10, $4, $4 + 1, '/', '/', '{}', $4 = 1, false, now())
+       ON CONFLICT (project_id, session_id) DO UPDATE SET started_at = excluded.started_at, page_count = excluded.page_count`,
+      [shop.id, id, startedAt, pages],
+    );
+  const sessionRows = async () =>
+    (await t.sql(
+      `SELECT reference_id AS id, time_bucket AS bucket, (payload->>'pageCount')::int AS pages, computed_at AS "computedAt"
+       FROM metrics_drilldown WHERE project_id = $1 AND entity_type = 'session' ORDER BY reference_id`,
+      [shop.id],
+    )) as { id: string; bucket: Date; pages: number; computedAt: Date }[];
+
+  it('rewrites only the changed session of an affected day, and drops the row of a session moved before the cutoff', async () => {
+    await putSession('a', '2026-04-05T09:00:00Z', 1);
+    await putSession('b', '2026-04-05T10:00:00Z', 2);
+    expect(await computeMetrics(t)).toMatchObject({ drilldownRowsUpserted: 2 });
+    const [, b] = await sessionRows();
+
+    clock.set('2026-04-10T13:00:00Z');
+    await putSession('a', '2026-04-05T09:00:00Z', 3);
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 1, drilldownRowsDeleted: 0 });
+    const rows = await sessionRows();
+    expect(rows.map((r) => [r.id, r.pages])).toEqual([
+      ['a', 3],
+      ['b', 2],
+    ]);
+    expect(rows[0].computedAt).toEqual(new Date('2026-04-10T13:00:00Z'));
+    expect(rows[1].computedAt).toEqual(b.computedAt);
+
+    // 03-01 is before the cutoff (03-11 13:00): no drilldown row for it
+    await putSession('a', '2026-03-01T09:00:00Z', 3);
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 0, drilldownRowsDeleted: 1 });
+    expect((await sessionRows()).map((r) => r.id)).toEqual(['b']);
+
+    // back into the kept days: the row comes back in its new bucket
+    await putSession('a', '2026-04-06T09:00:00Z', 3);
+    expect(await computeMetrics(t)).toMatchObject({ drilldownRowsUpserted: 1, drilldownRowsDeleted: 0 });
+    expect((await sessionRows()).map((r) => [r.id, r.bucket])).toEqual([
+      ['a', new Date('2026-04-06T00:00:00Z')],
+      ['b', new Date('2026-04-05T00:00:00Z')],
+    ]);
+  });
+
+  it('moves a KPI event whose KPI changed to the other metric', async () => {
+    const [event] = await t.sql(
+      `INSERT INTO kpi_events (project_id, id, kpi_id, user_id, occurred_at, metadata, recorded_at)
+       VALUES ($1, gen_random_uuid(), 'kpi.onboarding.step_1_completed', 'u', '2026-04-07T08:00:00Z', '{"step": 1, "source": "api"}', now())
+       RETURNING id`,
+      [shop.id],
+    );
+    expect(await computeMetrics(t)).toMatchObject({ kpiEventsChanged: 1, drilldownRowsUpserted: 1 });
+    await t.sql(`UPDATE kpi_events SET kpi_id = 'kpi.onboarding.step_2_completed' WHERE id = $1`, [event.id]);
+    expect(await computeMetrics(t)).toMatchObject({ kpiEventsChanged: 1, drilldownRowsUpserted: 1, drilldownRowsDeleted: 1 });
+    expect(
+      await t.sql(
+        `SELECT metric_key AS "metricKey", entity_id AS "entityId" FROM metrics_drilldown WHERE project_id = $1 AND entity_type = 'kpi_event'`,
+        [shop.id],
+      ),
+    ).toEqual([{ metricKey: 'kpi.onboarding.step_2_completed', entityId: event.id }]);
+  });
+
+  it('empties an affected day older than the cutoff that the retention has not reached yet', async () => {
+    await putSession('c', '2026-03-20T09:00:00Z', 1);
+    expect(await computeMetrics(t)).toMatchObject({ drilldownRowsUpserted: 1 });
+    // 15 days later the cutoff is 03-26 13:00: the 03-20 row is past it, but no retention ran
+    clock.set('2026-04-25T13:00:00Z');
+    await putSession('d', '2026-03-20T10:00:00Z', 1);
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 0, drilldownRowsDeleted: 1 });
+    expect((await sessionRows()).map((r) => r.id)).toEqual(['a', 'b']);
+  });
+});

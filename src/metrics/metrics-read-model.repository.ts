@@ -220,9 +220,22 @@ function bucketMapJoin(source: string, projectId: string, at: string): string {
   return `JOIN metrics_bucket_map b ON b.project_id = ${projectId} AND b.source = ${literal(source)} AND b.q = ${quarterSql(at)}`;
 }
 
-/** One grouping set per grain of `grains` (the grain's bucket column of the bucket map), and a group's grain and bucket. */
-function grainSets(keys: string, grains: readonly TimeGrain[]): string {
-  return `GROUPING SETS (${grains.map((g) => `(${keys}, b.${g}_bucket)`).join(', ')})`;
+/** The grains whose buckets hold each other's (each hour bucket lies in one day, each day in one month), outermost first. */
+const NESTED_GRAINS: readonly TimeGrain[] = ['month', 'day', 'hour'];
+
+/**
+ * One grouping set per grain of `grains` (the grain's bucket column of the bucket map), and a
+ * group's grain and bucket. Where the bucket map says that the buckets nest (`nested`, see
+ * bucketsNest), the sets of hour, day and month are one chain, (month, day, hour), (month, day),
+ * (month): the same groups, as each hour bucket lies in one day and each day in one month, but
+ * grouped in one sort of the rows instead of one sort per grain (week needs its own).
+ */
+function grainSets(keys: string, grains: readonly TimeGrain[], nested: boolean): string {
+  if (!nested) return `GROUPING SETS (${grains.map((g) => `(${keys}, b.${g}_bucket)`).join(', ')})`;
+  const chain = NESTED_GRAINS.filter((g) => grains.includes(g));
+  const sets = chain.map((_, i) => chain.slice(0, chain.length - i));
+  if (grains.includes('week')) sets.push(['week']);
+  return `GROUPING SETS (${sets.map((set) => `(${keys}, ${set.map((g) => `b.${g}_bucket`).join(', ')})`).join(', ')})`;
 }
 
 function setGrain(grains: readonly TimeGrain[]): string {
@@ -238,13 +251,13 @@ function setBucket(grains: readonly TimeGrain[]): string {
  * fresh(project_id, metric_key, grain, bucket, value, value_json). `from` names the rows (sessions
  * `s`, joined with whatever else the components read).
  */
-const sessionTrendFresh = (from: string, components: string, metrics: MetricDefinition[]) => (grains: readonly TimeGrain[]) => `
+const sessionTrendFresh = (from: string, components: string, metrics: MetricDefinition[]) => (grains: readonly TimeGrain[], nested: boolean) => `
   grouped AS (
     SELECT s.project_id, ${setGrain(grains)} AS grain, ${setBucket(grains)} AS bucket, ${components}
     FROM ${from}
     ${bucketMapJoin('session', 's.project_id', 's.started_at')}
     WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz
-    GROUP BY ${grainSets('s.project_id', grains)}
+    GROUP BY ${grainSets('s.project_id', grains, nested)}
   ),
   fresh AS (
     SELECT c.project_id, v.metric_key, c.grain, c.bucket, v.value, v.value_json
@@ -267,12 +280,12 @@ const QUALITY_TREND_FRESH = (full: boolean) =>
   sessionTrendFresh(full ? SESSION_METRICS_FROM : QUALITY_SPAN_FROM, SESSION_METRICS_COMPONENTS, QUALITY_METRICS);
 
 /** $4: the catalogue's KPI ids (the metric keys). */
-const KPI_TREND_FRESH = (grains: readonly TimeGrain[]) => `
+const KPI_TREND_FRESH = (grains: readonly TimeGrain[], nested: boolean) => `
   grouped AS (
     SELECT k.project_id, k.kpi_id, ${setGrain(grains)} AS grain, ${setBucket(grains)} AS bucket, count(*)::int AS events
     FROM kpi_events k ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
     WHERE k.project_id = ANY($1::uuid[]) AND k.occurred_at >= $2::timestamptz AND k.occurred_at < $3::timestamptz AND k.kpi_id = ANY($4::text[])
-    GROUP BY ${grainSets('k.project_id, k.kpi_id', grains)}
+    GROUP BY ${grainSets('k.project_id, k.kpi_id', grains, nested)}
   ),
   fresh AS (
     SELECT c.project_id, c.kpi_id AS metric_key, c.grain, c.bucket,
@@ -620,6 +633,20 @@ export class MetricsReadModelRepository {
     return row?.projects && row.from && row.to ? [row.projects, row.from, row.to] : null;
   }
 
+  /**
+   * Whether every hour bucket of the bucket map lies in one day bucket and every day bucket in one
+   * month bucket (see grainSets). True of every zone whose offsets change at hour boundaries away
+   * from midnight; checked rather than assumed, so a zone where it does not hold is grouped per grain.
+   */
+  private async bucketsNest(tx: Db): Promise<boolean> {
+    const row = await queryOne<{ split: boolean }>(
+      tx,
+      `SELECT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, hour_bucket HAVING count(DISTINCT day_bucket) > 1)
+           OR EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket HAVING count(DISTINCT month_bucket) > 1) AS split`,
+    );
+    return row?.split === false;
+  }
+
   /** Projects with changed sources in this transaction's compute (every changed row has an affected bucket). */
   async changedProjects(tx: Db): Promise<string[]> {
     const rows = await queryRows<{ projectId: string }>(tx, `SELECT DISTINCT project_id AS "projectId" FROM metrics_affected`);
@@ -689,7 +716,8 @@ export class MetricsReadModelRepository {
    * buckets that have no data any more.
    */
   async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts> {
-    const parts: [string, (grains: readonly TimeGrain[]) => string, string[]][] = [
+    const nested = await this.bucketsNest(tx);
+    const parts: [string, (grains: readonly TimeGrain[], nested: boolean) => string, string[]][] = [
       ['session', SESSION_TREND_FRESH, SESSION_METRICS.map((m) => m.key)],
       ['session', QUALITY_TREND_FRESH(full), QUALITY_METRICS.map((m) => m.key)],
       ['kpi_event', KPI_TREND_FRESH, KPI_METRIC_KEYS],
@@ -703,7 +731,7 @@ export class MetricsReadModelRepository {
         grains: TIME_GRAINS,
         table: 'metrics_fresh_trend',
         columns: 'project_id, metric_key, grain, bucket, value, value_json',
-        ctes: fresh,
+        ctes: (grains) => fresh(grains, nested),
         freshParams: (span) => (source === 'kpi_event' ? [...span, metricKeys] : span),
         insert: (rows, at) => `
           INSERT INTO metrics_trend_point AS t (project_id, metric_key, time_grain, time_bucket, dimensions, value_numeric, value_json, computed_at)

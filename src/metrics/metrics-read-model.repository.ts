@@ -297,15 +297,18 @@ const KPI_TREND_FRESH = (grains: readonly TimeGrain[], nested: boolean) => `
 /**
  * Breakdowns per day bucket: a CTE list ending in
  * fresh(project_id, metric_key, bucket, dimension_key, dimension_value, value, value_json).
- * Only additive metrics are broken down, so the groups need only the additive components.
+ * Only additive metrics are broken down, so the groups need only the additive components, and
+ * both dimensions are grouped in one pass over the rows (hashed grouping sets, one per dimension).
  */
 const SESSION_BREAKDOWN_FRESH = `
   grouped AS (
-    SELECT s.project_id, b.day_bucket AS bucket, d.dimension_key, d.dimension_value, ${SESSION_STATS_ADDITIVE_COMPONENTS}
+    SELECT s.project_id, b.day_bucket AS bucket,
+           CASE WHEN grouping(s.entry_page) = 0 THEN 'entry_page' ELSE 'exit_page' END AS dimension_key,
+           CASE WHEN grouping(s.entry_page) = 0 THEN s.entry_page ELSE s.exit_page END AS dimension_value,
+           ${SESSION_STATS_ADDITIVE_COMPONENTS}
     FROM sessions s ${bucketMapJoin('session', 's.project_id', 's.started_at')}
-    CROSS JOIN LATERAL (VALUES ('entry_page', s.entry_page), ('exit_page', s.exit_page)) AS d(dimension_key, dimension_value)
     WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz AND b.day_affected
-    GROUP BY s.project_id, b.day_bucket, d.dimension_key, d.dimension_value
+    GROUP BY GROUPING SETS ((s.project_id, b.day_bucket, s.entry_page), (s.project_id, b.day_bucket, s.exit_page))
   ),
   fresh AS (
     SELECT c.project_id, v.metric_key, c.bucket, c.dimension_key, c.dimension_value, v.value, v.value_json

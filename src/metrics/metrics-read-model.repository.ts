@@ -603,17 +603,20 @@ export class MetricsReadModelRepository {
     await execute(tx, BUILD_BUCKET_MAP_SQL);
     await execute(tx, `ANALYZE metrics_bucket_map`);
     if (!full) {
-      // the affected session buckets' completed sessions with their metrics (QUALITY_SPAN_FROM)
+      // the affected session buckets' completed sessions with their metrics (QUALITY_SPAN_FROM):
+      // only the columns the components and the drop-off breakdown read (one that read another
+      // would fail here, not go wrong); statistics only of those the passes filter and group by
       const span = await this.affectedSpan(tx, 'session', TIME_GRAINS);
       await execute(
         tx,
         `CREATE TEMP TABLE metrics_quality_span ON COMMIT DROP AS
-         SELECT s.project_id AS span_project_id, s.started_at AS span_started_at, m.*
+         SELECT s.project_id AS span_project_id, s.started_at AS span_started_at, m.time_to_first_draft_ms, m.completion_rate,
+                m.confirmation_rate, m.signal_density, m.dropped_off, m.drop_off_step
          FROM ${SESSION_METRICS_FROM}
          WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz`,
         span ?? [[], null, null],
       );
-      await execute(tx, `ANALYZE metrics_quality_span`);
+      await execute(tx, `ANALYZE metrics_quality_span (span_project_id, span_started_at, drop_off_step)`);
     }
     const row = await queryOne<{ sessions: number; kpiEvents: number; buckets: number }>(
       tx,

@@ -484,14 +484,13 @@ export class MetricsReadModelRepository {
    * sources (a full rebuild of 1M sessions: a 90 MB hash of their metrics, 150 MB sorts of the
    * grouped rows, the source state's key built over 1.1M rows), which spilled to disk under the
    * server's default memory per operation: the job (one run at a time) gets more, for this
-   * transaction only. JIT compilation cost more than it saved on these statements. SET LOCAL takes
-   * no snapshot, so the first statement of `work` still takes the transaction's.
+   * transaction only. SET LOCAL takes no snapshot, so the first statement of `work` still takes the
+   * transaction's.
    */
   transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
     return this.db.transaction('REPEATABLE READ', async (tx) => {
       await execute(tx, `SET LOCAL work_mem = '${COMPUTE_MEMORY}'`);
       await execute(tx, `SET LOCAL maintenance_work_mem = '${COMPUTE_MEMORY}'`);
-      await execute(tx, `SET LOCAL jit = off`);
       return work(tx);
     });
   }

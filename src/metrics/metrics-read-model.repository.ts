@@ -578,7 +578,7 @@ export class MetricsReadModelRepository {
       await execute(tx, `DELETE FROM metrics_source_change`);
       // The state is empty and this transaction holds it exclusively (clearAll truncated it): its
       // key is built once over the 1.1M rows of the benchmark (a sort) instead of maintained on each
-      // insert (7 s against 4 s, most of it the key's comparisons and WAL).
+      // insert (4.3 s instead of 7.3 s for the inserts and the key).
       await execute(tx, `ALTER TABLE metrics_source_state DROP CONSTRAINT metrics_source_state_pkey`);
       counted = {
         sessions: await execute(tx, COUNT_ALL_SQL, [KPI_METRIC_KEYS, 'session']),

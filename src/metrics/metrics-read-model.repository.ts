@@ -427,20 +427,27 @@ type Span = [projectIds: string[], from: Date, to: Date];
 const INCREMENTAL_PASSES: readonly (readonly TimeGrain[])[] = [['hour', 'day'], ['week'], ['month']];
 
 /**
- * One part of a derived table's recompute (see writePart): the fresh rows of `source`'s affected
- * buckets of `grains` (a CTE list `ctes` ending in `fresh`, with `columns`; `freshParams` from the
- * source's span of those grains), how they are inserted and upserted, and how the rows of affected
- * buckets that have no fresh row any more are deleted.
+ * What a full rebuild writes of a derived table (see insertAll): the fresh rows of `source`'s
+ * affected buckets of `grains` (a CTE list `ctes` ending in `fresh`, with `columns`; `freshParams`
+ * from the source's span of those grains) and how they are inserted.
  */
-interface WritePart {
+interface FullWritePart {
   source: string;
   grains: readonly TimeGrain[];
-  table: string;
   columns: string;
   ctes: (grains: readonly TimeGrain[]) => string;
   freshParams: (span: Span) => unknown[];
   /** The INSERT … SELECT reading the relation `rows`; `at` is the compute instant's parameter. */
   insert: (rows: string, at: string) => string;
+}
+
+/**
+ * One part of a derived table's recompute (see writePart): a FullWritePart, plus for an
+ * incremental run the temporary table of its fresh rows, how they are upserted, and how the rows
+ * of affected buckets that have no fresh row any more are deleted.
+ */
+interface WritePart extends FullWritePart {
+  table: string;
   onConflict: string;
   deleteGone: string;
   deleteParams: unknown[];
@@ -685,14 +692,7 @@ export class MetricsReadModelRepository {
    * `deleteParams`; $1 is the compute instant).
    */
   private async writePart(tx: Db, full: boolean, now: Date, part: WritePart): Promise<WriteCounts> {
-    if (full) {
-      const span = await this.affectedSpan(tx, part.source, part.grains);
-      if (!span) return { upserted: 0, deleted: 0 };
-      const freshParams = part.freshParams(span);
-      const fresh = `WITH ${part.ctes(part.grains)} SELECT ${part.columns} FROM fresh`;
-      const upserted = await execute(tx, part.insert(`(${fresh}) AS fresh`, `$${freshParams.length + 1}`), [...freshParams, now]);
-      return { upserted, deleted: 0 };
-    }
+    if (full) return this.insertAll(tx, now, part);
     await execute(tx, `TRUNCATE ${part.table}`);
     let any = false;
     for (const grains of INCREMENTAL_PASSES.map((pass) => pass.filter((g) => part.grains.includes(g))).filter((pass) => pass.length > 0)) {
@@ -717,15 +717,29 @@ export class MetricsReadModelRepository {
     return row!;
   }
 
-  /** Writes each part (those whose source has no affected bucket write nothing); sums the counts. */
-  private async writeParts(tx: Db, full: boolean, now: Date, parts: WritePart[]): Promise<WriteCounts> {
+  /** A full rebuild's write of a part: its fresh rows inserted straight from one query (the table was emptied). */
+  private async insertAll(tx: Db, now: Date, part: FullWritePart): Promise<WriteCounts> {
+    const span = await this.affectedSpan(tx, part.source, part.grains);
+    if (!span) return { upserted: 0, deleted: 0 };
+    const freshParams = part.freshParams(span);
+    const fresh = `WITH ${part.ctes(part.grains)} SELECT ${part.columns} FROM fresh`;
+    const upserted = await execute(tx, part.insert(`(${fresh}) AS fresh`, `$${freshParams.length + 1}`), [...freshParams, now]);
+    return { upserted, deleted: 0 };
+  }
+
+  /** Writes each part with `write`, one after the other (a part whose source has no affected bucket writes nothing); sums the counts. */
+  private async sumParts<P>(parts: P[], write: (part: P) => Promise<WriteCounts>): Promise<WriteCounts> {
     const total: WriteCounts = { upserted: 0, deleted: 0 };
     for (const part of parts) {
-      const counts = await this.writePart(tx, full, now, part);
+      const counts = await write(part);
       total.upserted += counts.upserted;
       total.deleted += counts.deleted;
     }
     return total;
+  }
+
+  private writeParts(tx: Db, full: boolean, now: Date, parts: WritePart[]): Promise<WriteCounts> {
+    return this.sumParts(parts, (part) => this.writePart(tx, full, now, part));
   }
 
   /**
@@ -814,43 +828,29 @@ export class MetricsReadModelRepository {
     );
   }
 
-  /** Drilldown rows of the affected day buckets that are not older than `cutoff` (retention would drop them at once). */
+  /**
+   * Drilldown rows of the affected day buckets that are not older than `cutoff` (retention would
+   * drop them at once): all of them in a full rebuild, those of the changed entities otherwise.
+   */
   async recomputeDrilldown(tx: Db, now: Date, cutoff: Date, full: boolean): Promise<WriteCounts> {
     if (!full) return this.recomputeChangedDrilldown(tx, now, cutoff);
-    const parts: [string, string, string, string[]][] = [
-      ['session', SESSION_DRILLDOWN_FRESH, 'session', ['sessions']],
-      ['kpi_event', KPI_DRILLDOWN_FRESH, 'kpi_event', KPI_METRIC_KEYS],
+    const parts: [string, string, string[]][] = [
+      ['session', SESSION_DRILLDOWN_FRESH, ['sessions']],
+      ['kpi_event', KPI_DRILLDOWN_FRESH, KPI_METRIC_KEYS],
     ];
-    // a row of one entity type is named by its entity_id (kpi_event) or its reference_id (session):
-    // compared through coalesce so the anti-join can hash
-    return this.writeParts(
-      tx,
-      full,
-      now,
-      parts.map(([source, fresh, entityType, metricKeys]) => ({
+    return this.sumParts(
+      parts.map(([source, fresh, metricKeys]): FullWritePart => ({
         source,
         grains: ['day'],
-        table: 'metrics_fresh_drilldown',
         columns: 'project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload',
         ctes: () => fresh,
         freshParams: (span) => [...span, metricKeys, cutoff],
         insert: (rows, at) => `
-          INSERT INTO metrics_drilldown AS t (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
+          INSERT INTO metrics_drilldown (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
           SELECT project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload, ${at} FROM ${rows}
           ORDER BY project_id, metric_key, entity_type, entity_id, reference_id`,
-        onConflict: `
-          ON CONFLICT ON CONSTRAINT metrics_drilldown_key DO UPDATE
-            SET time_bucket = excluded.time_bucket, payload = excluded.payload, computed_at = excluded.computed_at
-            WHERE (t.time_bucket, t.payload) IS DISTINCT FROM (excluded.time_bucket, excluded.payload)`,
-        deleteGone: `
-          DELETE FROM metrics_drilldown t USING metrics_affected a
-          WHERE a.source = $2 AND a.grain = 'day' AND t.project_id = a.project_id AND t.entity_type = $4 AND t.time_bucket = a.bucket
-            AND t.metric_key = ANY($3::text[])
-            AND NOT EXISTS (SELECT 1 FROM metrics_fresh_drilldown f
-                            WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key AND f.entity_type = t.entity_type
-                              AND coalesce(f.entity_id::text, f.reference_id) = coalesce(t.entity_id::text, t.reference_id))`,
-        deleteParams: [source, metricKeys, entityType],
       })),
+      (part) => this.insertAll(tx, now, part),
     );
   }
 

@@ -19,6 +19,14 @@ export interface AggregationCounts {
   [key: string]: number | string | null;
 }
 
+/** A run's part for its progress log: the full pass (its size unknown up front) or the queue. */
+interface Phase {
+  name: 'full pass' | 'queue';
+  done: number;
+  total: number | null;
+  started: number;
+}
+
 /**
  * Session aggregation. A run with a watermark (the snapshot of the last collection) collects the
  * sessions touched by new events, and the active ones whose timeout has passed, into the rebuild
@@ -41,7 +49,6 @@ export class SessionAggregationService {
   async run(options: { full?: boolean; logger?: Logger } = {}): Promise<AggregationCounts> {
     const now = this.clock.now();
     const batchSize = this.config.sessions.aggregationBatchSize;
-    const started = Date.now();
     const counts: AggregationCounts = {
       eventsRead: 0,
       sessionsCreated: 0,
@@ -51,16 +58,18 @@ export class SessionAggregationService {
       batches: 0,
       lastReceivedAt: null,
     };
-    let done = 0;
-    const progress = async (batch: BatchResult, total: number | null) => {
+    const progress = async (batch: BatchResult, phase: Phase) => {
       counts.batches++;
-      done += batch.taken;
       counts.sessionsCreated += batch.created;
       counts.sessionsUpdated += batch.updated;
       counts.sessionsCompleted += batch.completed.length;
       await this.completions.publish(batch.completed);
-      const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-      options.logger?.log({ done, total, sessionsPerSecond: Math.round(done / seconds) }, 'sessions rebuilt');
+      phase.done += batch.taken;
+      const seconds = Math.max((Date.now() - phase.started) / 1000, 0.001);
+      options.logger?.log(
+        { phase: phase.name, done: phase.done, total: phase.total, sessionsPerSecond: Math.round(phase.done / seconds) },
+        'sessions rebuilt',
+      );
     };
 
     await this.partitions.ensureAhead();
@@ -72,11 +81,11 @@ export class SessionAggregationService {
       counts.lastReceivedAt = collected.lastReceivedAt ? new Date(collected.lastReceivedAt).toISOString() : null;
     }
     counts.sessionsTimedOut = await this.sessions.queueTimedOut(now);
-    const total = await this.sessions.queuedCount();
+    const queue: Phase = { name: 'queue', done: 0, total: await this.sessions.queuedCount(), started: Date.now() };
     for (;;) {
       const batch = await this.db.transaction((tx) => this.sessions.rebuildQueued(tx, now, batchSize));
       if (batch.taken === 0) break;
-      await progress(batch, total);
+      await progress(batch, queue);
     }
     return counts;
   }
@@ -91,8 +100,9 @@ export class SessionAggregationService {
     now: Date,
     batchSize: number,
     counts: AggregationCounts,
-    progress: (batch: BatchResult, total: number | null) => Promise<void>,
+    progress: (batch: BatchResult, phase: Phase) => Promise<void>,
   ): Promise<void> {
+    const pass: Phase = { name: 'full pass', done: 0, total: null, started: Date.now() };
     const snapshot = await this.sessions.currentSnapshot();
     let after: SessionKey | null = FIRST_SESSION_KEY;
     while (after !== null) {
@@ -103,7 +113,7 @@ export class SessionAggregationService {
       if (batch.lastReceivedAt && (counts.lastReceivedAt === null || batch.lastReceivedAt.toISOString() > counts.lastReceivedAt)) {
         counts.lastReceivedAt = batch.lastReceivedAt.toISOString();
       }
-      await progress(batch, null);
+      await progress(batch, pass);
       after = batch.last;
     }
     await this.sessions.saveWatermark(snapshot);

@@ -1,6 +1,7 @@
 /**
  * Benchmarks run the real app on a scratch database: BENCH_DATABASE_URL (a server where a fresh
- * database is created and dropped), else an embedded PostgreSQL under .data-bench/.
+ * database is created and dropped, or kept with BENCH_KEEP_DATABASE=1), else an embedded PostgreSQL
+ * under .data-bench/.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,8 @@ export async function startBenchApp(env: Record<string, string> = {}): Promise<B
     url.pathname = `/${name}`;
     databaseUrl = url.toString();
     cleanup = async () => {
+      // BENCH_KEEP_DATABASE=1 leaves the loaded database in place, to EXPLAIN what the bench timed
+      if (process.env.BENCH_KEEP_DATABASE) return console.log(`kept database ${name}`);
       const client = new pg.Client({ connectionString: server });
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

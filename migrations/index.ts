@@ -15,6 +15,7 @@ import { MetricsSourceChangeLog1764000670000 } from './1764000670000-metrics-sou
 import { RebuildQueueEventSpan1764000700000 } from './1764000700000-rebuild-queue-event-span.js';
 import { MetricsComputeDefinition1764000710000 } from './1764000710000-metrics-compute-definition.js';
 import { SessionsWritePath1764000720000 } from './1764000720000-sessions-write-path.js';
+import { MetricsChangeLogOldInstants1764000730000 } from './1764000730000-metrics-change-log-old-instants.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -30,4 +31,5 @@ export const MIGRATIONS = [
   RebuildQueueEventSpan1764000700000,
   MetricsComputeDefinition1764000710000,
   SessionsWritePath1764000720000,
+  MetricsChangeLogOldInstants1764000730000,
 ];

@@ -60,85 +60,65 @@ const SESSION_METRICS = metricsOfSource('sessions');
 const QUALITY_METRICS = metricsOfSource('session_metrics');
 const KPI_MEASURE: Measure = { kind: 'count', count: 'events' };
 
-const SESSION_FINGERPRINT = `
-  hash_record_extended(row(s.status, s.started_at, s.duration_seconds, s.page_count, s.bounced, s.converted, s.entry_page, s.exit_page,
-                           m.session_id IS NOT NULL, m.time_to_first_draft_ms, m.completion_rate, m.confirmation_rate, m.signal_density,
-                           m.dropped_off, m.drop_off_step), 0)::text`;
-const KPI_EVENT_FINGERPRINT = `hash_record_extended(row(e.kpi_id, e.user_id, e.occurred_at, e.metadata), 0)::text`;
-
 /**
- * Every current source row with the instant that buckets it and a fingerprint: a 64-bit hash of
- * every column a metric, breakdown or drilldown reads, so a change of any of them is seen and a
- * write that changed none of them (a session's metrics recomputed to the same values) is not.
- * $1: the KPI ids of the catalogue.
+ * The columns the read model counts, per source table: a metric, breakdown or drilldown reads
+ * these and no others. The change-log triggers (migration 1764000730000) log an update only where
+ * one of them changed, so a write that changed none of them (a session's metrics recomputed to the
+ * same values) affects no bucket. A release that reads another column changes the triggers and
+ * this list together, and so the definition below: the next compute rebuilds in full.
  */
-const CURRENT_SOURCE_ROWS_SQL = `
-  SELECT s.project_id, 'session'::text AS source, s.session_id AS entity_key, s.started_at AS at, ${SESSION_FINGERPRINT} AS fingerprint
-  FROM sessions s
-  LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
-  UNION ALL
-  SELECT e.project_id, 'kpi_event', e.id::text, e.occurred_at, ${KPI_EVENT_FINGERPRINT}
-  FROM kpi_events e
-  WHERE e.kpi_id = ANY($1::text[])`;
+const COUNTED_COLUMNS = {
+  sessions: ['status', 'started_at', 'duration_seconds', 'page_count', 'bounced', 'converted', 'entry_page', 'exit_page'],
+  session_metrics: ['time_to_first_draft_ms', 'completion_rate', 'confirmation_rate', 'signal_density', 'dropped_off', 'drop_off_step'],
+  kpi_events: ['kpi_id', 'user_id', 'occurred_at', 'metadata'],
+};
 
 /**
- * The source rows changed since the last compute: each key the writers logged
- * (`metrics_source_change`, copied to `metrics_change_keys`) whose current row differs from what
- * was counted last time (`metrics_source_state`) — a new row, a changed row (its old AND new
- * instants), or a row gone. Each key is looked up by primary key (LIMIT 1 keeps the lookups
- * apart from the join, so a few thousand keys are never hashed against a million rows).
- * A logged KPI event's key is its uuid as text. $1: the KPI ids.
+ * The source rows changed since the last compute, from the log rows this run consumed
+ * (`metrics_change_log`): each logged key once, with the instant that buckets its current row (null
+ * when it is gone). Each key is looked up by primary key (LIMIT 1 keeps the lookups apart from the
+ * join, so a few thousand keys are never hashed against a million rows). A KPI event counts only
+ * under a catalogue KPI id; its key is its uuid as text. $1: the KPI ids.
  */
 const FIND_CHANGES_SQL = `
-INSERT INTO metrics_changed (project_id, source, entity_key, new_at, new_fingerprint, old_at)
-SELECT k.project_id, k.source, k.entity_key, coalesce(cs.at, ce.at), coalesce(cs.fingerprint, ce.fingerprint), p.counted_at
-FROM metrics_change_keys k
+INSERT INTO metrics_changed (project_id, source, entity_key, new_at)
+SELECT k.project_id, k.source, k.entity_key, coalesce(cs.at, ce.at)
+FROM (SELECT DISTINCT project_id, source, entity_key FROM metrics_change_log) k
 LEFT JOIN LATERAL (
-  SELECT s.started_at AS at, ${SESSION_FINGERPRINT} AS fingerprint
-  FROM sessions s LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
+  SELECT s.started_at AS at FROM sessions s
   WHERE k.source = 'session' AND s.project_id = k.project_id AND s.session_id = k.entity_key
   LIMIT 1
 ) cs ON true
 LEFT JOIN LATERAL (
-  SELECT e.occurred_at AS at, ${KPI_EVENT_FINGERPRINT} AS fingerprint
-  FROM kpi_events e
+  SELECT e.occurred_at AS at FROM kpi_events e
   WHERE k.source = 'kpi_event' AND e.project_id = k.project_id AND e.id = (CASE WHEN k.source = 'kpi_event' THEN k.entity_key::uuid END)
     AND e.kpi_id = ANY($1::text[])
   LIMIT 1
-) ce ON true
-LEFT JOIN LATERAL (
-  SELECT st.counted_at, st.fingerprint FROM metrics_source_state st
-  WHERE st.project_id = k.project_id AND st.source = k.source AND st.entity_key = k.entity_key
-  LIMIT 1
-) p ON true
-WHERE coalesce(cs.fingerprint, ce.fingerprint) IS DISTINCT FROM p.fingerprint`;
+) ce ON true`;
 
 /**
- * What the counted state depends on: the catalogue and the source rows with their fingerprinted
- * columns. When a release changes it, rows written before it were counted under the old one and no
- * writer will log them again, so the next compute rebuilds in full (see `definitionChanged`).
+ * What the counted state depends on: the catalogue and the counted columns. When a release changes
+ * it, rows written before it were counted under the old one and no writer will log them again, so
+ * the next compute rebuilds in full (see `definitionChanged`).
  */
 export const READ_MODEL_DEFINITION = createHash('sha256')
-  .update(JSON.stringify({ catalogue: METRIC_CATALOGUE, sourceRows: CURRENT_SOURCE_ROWS_SQL }))
+  .update(JSON.stringify({ catalogue: METRIC_CATALOGUE, countedColumns: COUNTED_COLUMNS, changeLog: 'old instants (1764000730000)' }))
   .digest('hex');
 
 /**
- * A full rebuild (after `clearAll`) counts every source row: the state straight from the sources,
- * into the table without its primary key, which is built afterwards by one sort (see findChanges).
- * $1: the KPI ids, $2: the source (one statement per source, so each gives its count).
+ * Every instant a changed source row is counted at now or was counted at by the last compute: the
+ * current instants of the changed rows, and the old instants their log rows carry (incremental run).
  */
-const COUNT_ALL_SQL = `
-INSERT INTO metrics_source_state (project_id, source, entity_key, counted_at, fingerprint)
-SELECT * FROM (${CURRENT_SOURCE_ROWS_SQL}) c WHERE c.source = $2`;
-
-/** The old and new instants of the changed source rows (incremental run). */
 const CHANGED_INSTANTS_SQL = `
   SELECT project_id, source, new_at AS at FROM metrics_changed WHERE new_at IS NOT NULL
   UNION ALL
-  SELECT project_id, source, old_at FROM metrics_changed WHERE old_at IS NOT NULL`;
+  SELECT project_id, source, old_at FROM metrics_change_log WHERE old_at IS NOT NULL`;
 
-/** Every counted instant (full rebuild). */
-const ALL_INSTANTS_SQL = `SELECT project_id, source, counted_at AS at FROM metrics_source_state`;
+/** Every source row's instant (full rebuild). $2: the KPI ids. */
+const ALL_INSTANTS_SQL = `
+  SELECT project_id, 'session' AS source, started_at AS at FROM sessions
+  UNION ALL
+  SELECT project_id, 'kpi_event', occurred_at FROM kpi_events WHERE kpi_id = ANY($2::text[])`;
 
 /** Instants are reduced to quarter hours: every IANA offset is a multiple of 15 minutes, so all instants of a quarter share their buckets. */
 function quarterSql(at: string): string {
@@ -393,8 +373,8 @@ const KPI_DRILLDOWN_FRESH = `
 /**
  * The current drilldown rows of the changed source rows (incremental run; `metrics_changed`),
  * whose day bucket starts at or after $2 (the cutoff); $1: the metric keys. A drilldown row is made
- * of its own entity's columns only (all fingerprinted) and bucketed by its own instant, so the rows
- * of the entities that did not change are already what a recompute of their bucket would give.
+ * of its own entity's columns only (all in COUNTED_COLUMNS) and bucketed by its own instant, so the
+ * rows of the entities that did not change are already what a recompute of their bucket would give.
  */
 const CHANGED_DRILLDOWN_ROWS_SQL = `
   SELECT ${SESSION_DRILLDOWN_ROW}
@@ -489,10 +469,9 @@ export class MetricsReadModelRepository {
   /**
    * The compute works on one consistent snapshot of all sources. Its statements sort and hash whole
    * sources (a full rebuild of 1M sessions: a 90 MB hash of their metrics, 150 MB sorts of the
-   * grouped rows, the source state's key built over 1.1M rows), which spilled to disk under the
-   * server's default memory per operation: the job (one run at a time) gets more, for this
-   * transaction only. SET LOCAL takes no snapshot, so the first statement of `work` still takes the
-   * transaction's.
+   * grouped rows), which spilled to disk under the server's default memory per operation: the job
+   * (one run at a time) gets more, for this transaction only. SET LOCAL takes no snapshot, so the
+   * first statement of `work` still takes the transaction's.
    */
   transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
     return this.db.transaction('REPEATABLE READ', async (tx) => {
@@ -518,26 +497,24 @@ export class MetricsReadModelRepository {
     );
   }
 
-  /** A full rebuild starts from nothing: the derived rows and what was counted (only the compute reads that state). */
+  /** A full rebuild starts from nothing. */
   async clearAll(tx: Db): Promise<void> {
     await execute(tx, `DELETE FROM metrics_trend_point`);
     await execute(tx, `DELETE FROM metrics_breakdown_point`);
     await execute(tx, `DELETE FROM metrics_drilldown`);
-    await execute(tx, `TRUNCATE metrics_source_state`);
   }
 
   /**
    * Finds the changed source rows, their affected buckets and the bucket map of those buckets'
-   * quarter hours (temporary tables of this transaction), and records the new state. After
-   * `clearAll` (a full rebuild) nothing was counted: every source row is changed, so the state is
-   * written straight from the sources and the buckets found from it.
+   * quarter hours (temporary tables of this transaction). After `clearAll` (a full rebuild)
+   * nothing was counted: every source row is changed, and the buckets are found from all of them.
    */
   async findChanges(tx: Db, full: boolean): Promise<{ sessions: number; kpiEvents: number; buckets: number }> {
     await execute(
       tx,
       `CREATE TEMP TABLE metrics_changed (
          project_id uuid NOT NULL, source text NOT NULL, entity_key text NOT NULL,
-         new_at timestamptz, new_fingerprint text, old_at timestamptz
+         new_at timestamptz
        ) ON COMMIT DROP`,
     );
     await execute(
@@ -583,37 +560,22 @@ export class MetricsReadModelRepository {
     // of writers that commit later stay for the next run, with the changes they name.
     if (full) {
       await execute(tx, `DELETE FROM metrics_source_change`);
-      // The state is empty and this transaction holds it exclusively (clearAll truncated it): its
-      // key is built once over the 1.1M rows of the benchmark (a sort) instead of maintained on each
-      // insert (4.3 s instead of 7.3 s for the inserts and the key).
-      await execute(tx, `ALTER TABLE metrics_source_state DROP CONSTRAINT metrics_source_state_pkey`);
-      counted = {
-        sessions: await execute(tx, COUNT_ALL_SQL, [KPI_METRIC_KEYS, 'session']),
-        kpiEvents: await execute(tx, COUNT_ALL_SQL, [KPI_METRIC_KEYS, 'kpi_event']),
-      };
-      await execute(tx, `ALTER TABLE metrics_source_state ADD CONSTRAINT metrics_source_state_pkey PRIMARY KEY (project_id, source, entity_key)`);
-      await execute(tx, findAffectedSql(ALL_INSTANTS_SQL), [TIME_GRAINS]);
+      counted = await queryOne<{ sessions: number; kpiEvents: number }>(
+        tx,
+        `SELECT (SELECT count(*) FROM sessions)::int AS sessions, (SELECT count(*) FROM kpi_events WHERE kpi_id = ANY($1::text[]))::int AS "kpiEvents"`,
+        [KPI_METRIC_KEYS],
+      );
+      await execute(tx, findAffectedSql(ALL_INSTANTS_SQL), [TIME_GRAINS, KPI_METRIC_KEYS]);
     } else {
       await execute(
         tx,
-        `CREATE TEMP TABLE metrics_change_keys ON COMMIT DROP AS
-         WITH consumed AS (DELETE FROM metrics_source_change RETURNING project_id, source, entity_key)
-         SELECT DISTINCT project_id, source, entity_key FROM consumed`,
+        `CREATE TEMP TABLE metrics_change_log ON COMMIT DROP AS
+         WITH consumed AS (DELETE FROM metrics_source_change RETURNING project_id, source, entity_key, old_at)
+         SELECT * FROM consumed`,
       );
-      await execute(tx, `ANALYZE metrics_change_keys`);
+      await execute(tx, `ANALYZE metrics_change_log`);
       await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
       await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
-      await execute(
-        tx,
-        `INSERT INTO metrics_source_state (project_id, source, entity_key, counted_at, fingerprint)
-         SELECT project_id, source, entity_key, new_at, new_fingerprint FROM metrics_changed WHERE new_fingerprint IS NOT NULL
-         ON CONFLICT (project_id, source, entity_key) DO UPDATE SET counted_at = excluded.counted_at, fingerprint = excluded.fingerprint`,
-      );
-      await execute(
-        tx,
-        `DELETE FROM metrics_source_state st USING metrics_changed c
-         WHERE c.new_fingerprint IS NULL AND st.project_id = c.project_id AND st.source = c.source AND st.entity_key = c.entity_key`,
-      );
     }
     await execute(tx, `ANALYZE metrics_affected`);
     await execute(tx, BUILD_BUCKET_MAP_SQL);
@@ -920,9 +882,10 @@ export class MetricsReadModelRepository {
     return queryRows(
       tx,
       `SELECT p.id, p.timezone FROM projects p
-       WHERE (EXISTS (SELECT 1 FROM metrics_source_state st WHERE st.project_id = p.id))
+       WHERE (EXISTS (SELECT 1 FROM sessions s WHERE s.project_id = p.id)
+              OR EXISTS (SELECT 1 FROM kpi_events k WHERE k.project_id = p.id AND k.kpi_id = ANY($2::text[])))
          AND NOT EXISTS (SELECT 1 FROM metrics_summary ms WHERE ms.project_id = p.id AND ms.captured_at >= $1)`,
-      [before],
+      [before, KPI_METRIC_KEYS],
     );
   }
 

@@ -105,6 +105,32 @@ describe('metrics compute: the source change log', () => {
     expect(await dayValue('kpi.onboarding.step_1_completed', '2026-04-10')).toBe(0);
     expect(await computeMetrics(t)).toMatchObject({ kpiEventsChanged: 0, buckets: 0 });
   });
+  it('logs an update only where a counted column changed, with the instant that bucketed the row before', async () => {
+    await computeMetrics(t);
+    await t.sql(`UPDATE sessions SET aggregated_at = aggregated_at + interval '1 second' WHERE project_id = $1`, [shop.id]);
+    expect(await logged()).toBe(0);
+    await t.sql(`UPDATE sessions SET exit_page = '/elsewhere' WHERE project_id = $1 AND session_id = 'late-commit'`, [shop.id]);
+    expect(await t.sql(`SELECT source, entity_key, old_at FROM metrics_source_change`)).toEqual([
+      { source: 'session', entity_key: 'late-commit', old_at: new Date('2026-04-04T08:00:00Z') },
+    ]);
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1 });
+    expect(await dayValue('sessions', '2026-04-04')).toBe(1);
+  });
+
+  it('recomputes the old bucket of a session whose start moved, and of a KPI event moved in time', async () => {
+    await completeStep(t, shop, 'u-3', 1);
+    await completeStep(t, shop, 'u-4', 1);
+    await computeMetrics(t);
+    expect(await dayValue('kpi.onboarding.step_1_completed', '2026-04-10')).toBe(2);
+    await t.sql(`UPDATE sessions SET started_at = '2026-04-05T08:00:00Z' WHERE project_id = $1 AND session_id = 'late-commit'`, [shop.id]);
+    await t.sql(`UPDATE kpi_events SET occurred_at = occurred_at - interval '2 days' WHERE project_id = $1`, [shop.id]);
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, kpiEventsChanged: 2 });
+    expect(await dayValue('sessions', '2026-04-04')).toBe(0);
+    expect(await dayValue('sessions', '2026-04-05')).toBe(1);
+    expect(await dayValue('kpi.onboarding.step_1_completed', '2026-04-10')).toBe(0);
+    expect(await dayValue('kpi.onboarding.step_1_completed', '2026-04-08')).toBe(2);
+  });
+
   it('rebuilds in full by itself when the catalogue or the counted columns changed since its last full rebuild', async () => {
     expect(await computeMetrics(t)).toMatchObject({ full: false });
     // As after a release that counts what the previous one did not: its rows hold nothing of it,

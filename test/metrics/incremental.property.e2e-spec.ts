@@ -132,15 +132,7 @@ describe('metrics compute: incremental equals full', () => {
         fc.array(fc.tuple(fc.integer({ min: 0, max: 1 }), change), { minLength: 1, maxLength: 25 }),
         fc.array(fc.integer({ min: 0, max: 24 }), { maxLength: 4 }),
         async (changes, cuts) => {
-          for (const table of [
-            'metrics_trend_point',
-            'metrics_breakdown_point',
-            'metrics_drilldown',
-            'metrics_source_state',
-            'kpi_events',
-            'session_metrics',
-            'sessions',
-          ]) {
+          for (const table of ['metrics_trend_point', 'metrics_breakdown_point', 'metrics_drilldown', 'kpi_events', 'session_metrics', 'sessions']) {
             await t.sql(`DELETE FROM ${table}`);
           }
           await computeMetrics(t);

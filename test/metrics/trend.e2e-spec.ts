@@ -156,20 +156,22 @@ describe('metrics trend: buckets, gap filling and equality with the live stats e
     expect(liveSeries).toContain('kpi.onboarding.step_1_completed');
   });
 
-  it('forgets what it counted of a deleted project on the next run', async () => {
+  it('finds the rows of a deleted project gone on the next run, and its log rows consumed', async () => {
     const gone = await createProject(t, { name: 'gone' });
     await createSession(t, gone.id, { sessionId: 'G1', base: new Date('2026-03-03T10:00:00Z'), events: [page('/', 0), page('/a', 5)] });
     await insertKpiEvent(t, gone.id, { kpiId: 'kpi.onboarding.step_1_completed', occurredAt: '2026-03-03T11:00:00Z' });
     await computeMetrics(t);
-    const counted = `SELECT source, count(*)::int AS n FROM metrics_source_state WHERE project_id = $1 GROUP BY source ORDER BY source`;
-    expect(await t.sql(counted, [gone.id])).toEqual([
-      { source: 'kpi_event', n: 1 },
-      { source: 'session', n: 1 },
-    ]);
     await t.sql(`DELETE FROM projects WHERE id = $1`, [gone.id]);
+    const logged = `SELECT source, count(*)::int AS n FROM metrics_source_change WHERE project_id = $1 GROUP BY source ORDER BY source`;
+    // the session and its metrics name one key; the KPI event its own
+    expect(await t.sql(`SELECT DISTINCT source, entity_key FROM metrics_source_change WHERE project_id = $1 ORDER BY source`, [gone.id])).toEqual([
+      { source: 'kpi_event', entity_key: expect.any(String) },
+      { source: 'session', entity_key: 'G1' },
+    ]);
     const run = await computeMetrics(t);
+    // its buckets are the project's, which is gone with its read-model rows
     expect(run).toMatchObject({ sessionsChanged: 1, kpiEventsChanged: 1, buckets: 0 });
-    expect(await t.sql(counted, [gone.id])).toEqual([]);
+    expect(await t.sql(logged, [gone.id])).toEqual([]);
     const utcDays = await get(utc, '/metrics/sessions/trend?grain=day&from=2026-03-02T00:00:00Z&to=2026-03-05T00:00:00Z');
     expect(utcDays.body.points.map((p: { value: number }) => p.value)).toEqual([3, 0, 2]);
   });

@@ -36,14 +36,16 @@ function literal(text: string): string {
 /**
  * The start instants of every `grain` bucket holding an instant of [from, to) in time zone `tz`
  * (SQL expressions), as rows of `bucket`. Days, weeks and months are local calendar ranges. Hours
- * are absolute: a local hour starts at the zone's offset within the hour (:30 UTC in Kolkata), and
- * a daylight-saving day has 23 or 25 of them, which a series of local times would not give (it
- * repeats the skipped hour and drops the repeated one).
+ * are the buckets of the range's quarter hours (hourStartSql, the compute's own): a local hour
+ * starts at the zone's offset within the hour (:30 UTC in Kolkata), and a daylight-saving day has
+ * 23 or 25 of them, which a series of local times would not give (it repeats the skipped hour and
+ * drops the repeated one); where a change shifts the offset within the hour, the hours after it
+ * start at another minute.
  */
 function bucketStartsSql(grain: TimeGrain, tz: string, from: string, to: string): string {
   if (grain === 'hour') {
-    return `SELECT generate_series(${from} - (${from} AT TIME ZONE ${tz} - date_trunc('hour', ${from} AT TIME ZONE ${tz})),
-                                   ${to} - interval '1 millisecond', interval '1 hour') AS bucket`;
+    return `SELECT DISTINCT ${hourStartSql('r.q', tz)} AS bucket
+            FROM generate_series(${quarterSql(from)}, ${to} - interval '1 millisecond', interval '15 minutes') AS r(q)`;
   }
   return `SELECT b AT TIME ZONE ${tz} AS bucket
           FROM generate_series(date_trunc(${literal(grain)}, ${from} AT TIME ZONE ${tz}),
@@ -126,12 +128,19 @@ function quarterSql(at: string): string {
 }
 
 /**
- * THE hour bucket of an instant: the absolute hour holding `at` (see bucketStartsSql) — the instant
- * less the local time elapsed within its local hour, which stays right in a repeated DST hour and
- * starts at :30 UTC in Kolkata.
+ * THE hour bucket of an instant: the local hour holding `at` — the instant less the local time
+ * elapsed within its local hour, which stays right in a repeated DST hour and starts at :30 UTC in
+ * Kolkata. Where the offset changed within that hour by less than an hour (Lord Howe Island moves
+ * by 30 minutes), the local hour began under the old offset, before the instants of the previous
+ * bucket end: the bucket then starts at the change (the first quarter hour with the instant's
+ * offset), so hour buckets still tile time, some of them shorter than an hour.
  */
 function hourStartSql(at: string, tz: string): string {
-  return `(${at} - (${at} AT TIME ZONE ${tz} - date_trunc('hour', ${at} AT TIME ZONE ${tz})))`;
+  const localStart = `(${at} - (${at} AT TIME ZONE ${tz} - date_trunc('hour', ${at} AT TIME ZONE ${tz})))`;
+  const offset = (instant: string) => `(${instant} AT TIME ZONE ${tz} - ${instant} AT TIME ZONE 'UTC')`;
+  return `(CASE WHEN ${offset(localStart)} = ${offset(at)} THEN ${localStart}
+          ELSE (SELECT min(c.q) FROM generate_series(${localStart}, ${at}, interval '15 minutes') AS c(q) WHERE ${offset('c.q')} = ${offset(at)})
+          END)`;
 }
 
 /**

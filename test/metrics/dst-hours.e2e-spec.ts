@@ -75,3 +75,69 @@ describe('metrics read model: hour buckets on daylight-saving days', () => {
     ]);
   });
 });
+
+// Australia/Lord_Howe moves its clocks by 30 minutes: in 2026 back on 04-05 at 02:00 local
+// (+11:00 → +10:30, at 04-04T15:00Z, so local 01:30–02:00 happens twice) and forward on 10-04 at
+// 02:00 local (+10:30 → +11:00, at 10-03T15:30Z, local 02:00–02:30 does not exist). Local hours
+// start at :00 UTC under +11 and at :30 UTC under +10:30.
+describe('metrics read model: hour buckets where the offset moves by half an hour', () => {
+  const clock = new FixedClock(new Date('2026-11-01T12:00:00Z'));
+  let t: TestApp;
+  let lordHowe: ProjectFixture;
+  const trend = (query: string) => t.request({ url: `/v1/projects/${lordHowe.id}/metrics/sessions/trend?${query}`, key: lordHowe.keys.read });
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    lordHowe = await createProject(t, { name: 'lord howe', timezone: 'Australia/Lord_Howe' });
+    for (const at of [
+      '04-04T13:10',
+      '04-04T14:10',
+      '04-04T15:10',
+      '04-04T16:10',
+      '04-04T17:40',
+      '10-03T13:40',
+      '10-03T14:40',
+      '10-03T15:40',
+      '10-03T16:10',
+      '10-03T17:10',
+    ]) {
+      await createSession(t, lordHowe.id, { sessionId: `L${at}`, base: new Date(`2026-${at}:00Z`), events: [page('/', 0)] });
+    }
+    await computeMetrics(t);
+  });
+  afterAll(() => t.close());
+
+  it('starts the hour after a half-hour fall-back at the change, and answers every stored hour', async () => {
+    clock.set('2026-04-10T00:00:00Z');
+    // 13:10Z is 00:10 (+11) → 13:00Z; 14:10Z is 01:10 (+11) → 14:00Z; 15:10Z is the second 01:40
+    // (+10:30), whose local hour began at 14:30Z under the old offset → the bucket starts at the
+    // change, 15:00Z, and ends at 15:30Z; 16:10Z is 02:40 → 15:30Z; 17:40Z is 04:10 → 17:30Z.
+    const around = await trend('grain=hour&from=2026-04-04T12:00:00Z&to=2026-04-04T19:00:00Z');
+    expect(points(around)).toEqual([
+      ['2026-04-04T12:00:00.000Z', 'hour', 0],
+      ['2026-04-04T13:00:00.000Z', 'hour', 1],
+      ['2026-04-04T14:00:00.000Z', 'hour', 1],
+      ['2026-04-04T15:00:00.000Z', 'hour', 1],
+      ['2026-04-04T15:30:00.000Z', 'hour', 1],
+      ['2026-04-04T16:30:00.000Z', 'hour', 0],
+      ['2026-04-04T17:30:00.000Z', 'hour', 1],
+      ['2026-04-04T18:30:00.000Z', 'hour', 0],
+    ]);
+  });
+
+  it('starts the hour after a half-hour spring-forward at the change', async () => {
+    clock.set('2026-11-01T12:00:00Z');
+    // 13:40Z is 00:10 (+10:30) → 13:30Z; 14:40Z is 01:10 → 14:30Z; 15:40Z is 02:40 (+11), whose
+    // local hour 02:00 would have begun at 15:00Z, still under +10:30 → 15:30Z; 16:10Z is 03:10 →
+    // 16:00Z; 17:10Z → 17:00Z.
+    const around = await trend('grain=hour&from=2026-10-03T13:00:00Z&to=2026-10-03T18:00:00Z');
+    expect(points(around)).toEqual([
+      ['2026-10-03T12:30:00.000Z', 'hour', 0],
+      ['2026-10-03T13:30:00.000Z', 'hour', 1],
+      ['2026-10-03T14:30:00.000Z', 'hour', 1],
+      ['2026-10-03T15:30:00.000Z', 'hour', 1],
+      ['2026-10-03T16:00:00.000Z', 'hour', 1],
+      ['2026-10-03T17:00:00.000Z', 'hour', 1],
+    ]);
+  });
+});

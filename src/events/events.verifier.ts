@@ -4,6 +4,7 @@
  * event is listed in `rejected`, it does not fail the batch). The OpenAPI shape is TrackingEventDto.
  */
 import { randomUUID } from 'node:crypto';
+import { isCalendarDay } from '../common/time/instant.js';
 import { normalisePath } from './event-path.js';
 import { EVENT_REJECTION_CODES, EVENT_TYPES, MAX_FUTURE_SKEW_MS, MAX_PROPERTIES_BYTES, NAMED_EVENT_TYPES, type EventType } from './event-types.js';
 
@@ -45,10 +46,18 @@ function invalid(message: string): EventRejection {
   return { code: EVENT_REJECTION_CODES.invalid, message };
 }
 
+/**
+ * A text's length in characters (Unicode code points), as PostgreSQL's length() counts them in the
+ * tables' checks: an emoji is one character, not the two UTF-16 units of String#length.
+ */
+function characters(value: string): number {
+  return value.length > 4 * 2048 ? value.length : [...value].length;
+}
+
 function optionalString(value: unknown, field: string, max: number): string | null | EventRejection {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') return invalid(`${field} must be a string`);
-  if (value.length > max) return invalid(`${field} must be at most ${max} characters`);
+  if (characters(value) > max) return invalid(`${field} must be at most ${max} characters`);
   if (!storable(value)) return invalid(`${field} must not contain NUL characters or lone surrogates`);
   return value;
 }
@@ -60,9 +69,7 @@ export function parseOccurredAt(value: unknown): Date | undefined {
   const [, year, month, day, hour, minute, second] = match;
   if (
     Number(year) < 1 ||
-    Number(month) < 1 ||
-    Number(month) > 12 ||
-    Number(day) < 1 ||
+    !isCalendarDay(Number(year), Number(month), Number(day)) ||
     Number(hour) > 23 ||
     Number(minute) > 59 ||
     Number(second ?? 0) > 59
@@ -70,12 +77,7 @@ export function parseOccurredAt(value: unknown): Date | undefined {
     return undefined;
   }
   const date = new Date(match[7] ? value : `${value}Z`);
-  if (Number.isNaN(date.getTime())) return undefined;
-  // Reject calendar overflow such as 2024-02-30 (Date would roll it into March).
-  if (!match[7] || /z$/i.test(match[7])) {
-    if (date.getUTCDate() !== Number(day) || date.getUTCMonth() + 1 !== Number(month)) return undefined;
-  }
-  return date;
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRejection {
@@ -90,7 +92,7 @@ export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRe
   else if (typeof event.eventId === 'string' && UUID.test(event.eventId)) eventId = event.eventId.toLowerCase();
   else return invalid('eventId must be a UUID');
 
-  if (typeof event.sessionId !== 'string' || event.sessionId.length < 1 || event.sessionId.length > 128) {
+  if (typeof event.sessionId !== 'string' || event.sessionId.length < 1 || characters(event.sessionId) > 128) {
     return invalid('sessionId must be a string of 1 to 128 characters');
   }
   if (!storable(event.sessionId)) return invalid('sessionId must not contain NUL characters or lone surrogates');

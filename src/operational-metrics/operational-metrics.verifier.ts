@@ -3,6 +3,7 @@
  * value ranges, label keys, time window), so each bad item is rejected on its own.
  */
 import type { ErrorCode } from '../common/errors/error-catalogue.js';
+import { isCalendarDay } from '../common/time/instant.js';
 import { canonicalLabels } from './labels.js';
 import { isMetricType, METRIC_TYPES, valueProblem } from './metric-types.js';
 import type { RawMetricInput } from './operational-metrics.repository.js';
@@ -10,7 +11,7 @@ import type { RawMetricInput } from './operational-metrics.repository.js';
 /** Clients' clocks drift; a little future is tolerated, as for tracking events. */
 export const MAX_FUTURE_MS = 5 * 60_000;
 const FIELDS = ['type', 'value', 'labels', 'recordedAt'];
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export type VerifiedMetric = { ok: true; row: RawMetricInput } | { ok: false; code: ErrorCode; message: string };
 
@@ -32,8 +33,8 @@ export function verifyMetric(item: unknown, now: Date, retentionCutoff: Date): V
 
   let recordedAt = now;
   if (metric.recordedAt !== undefined) {
-    const parsed = typeof metric.recordedAt === 'string' && ISO_DATE_TIME.test(metric.recordedAt) ? new Date(metric.recordedAt) : undefined;
-    if (!parsed || Number.isNaN(parsed.getTime())) {
+    const parsed = parseRecordedAt(metric.recordedAt);
+    if (!parsed) {
       return { ok: false, code: 'OPERATIONAL_METRIC_INVALID', message: 'recordedAt must be an ISO-8601 date-time with a time zone' };
     }
     if (parsed.getTime() > now.getTime() + MAX_FUTURE_MS) {
@@ -50,4 +51,12 @@ export function verifyMetric(item: unknown, now: Date, retentionCutoff: Date): V
     recordedAt = parsed;
   }
   return { ok: true, row: { type: metric.type, value: metric.value, ...labels.value, recordedAt } };
+}
+
+/** A date-time with a time zone, of a day of the calendar (not `2025-04-31`, which `Date` reads as May 1st). */
+function parseRecordedAt(value: unknown): Date | undefined {
+  const match = typeof value === 'string' ? ISO_DATE_TIME.exec(value) : null;
+  if (!match || !isCalendarDay(Number(match[1]), Number(match[2]), Number(match[3])) || Number(match[4]) > 23) return undefined;
+  const date = new Date(match[0]);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }

@@ -71,6 +71,34 @@ describe('event ingestion', () => {
     expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('rejects a day the calendar does not have, whatever the offset', async () => {
+    const res = await post({
+      events: [
+        { sessionId: 'cal', type: 'signal', occurredAt: '2025-02-30T10:00:00+02:00' },
+        { sessionId: 'cal', type: 'signal', occurredAt: '2025-02-29T10:00:00-05:00' },
+        { sessionId: 'cal', type: 'signal', occurredAt: '2025-04-31T10:00:00+0000' },
+        { sessionId: 'cal', type: 'signal', occurredAt: '2024-02-29T10:00:00+02:00' }, // 3 valid: a leap day
+      ],
+    });
+    expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([0, 1, 2]);
+    expect(res.body.accepted).toBe(1);
+    const stored = await t.sql(`SELECT occurred_at FROM tracking_events WHERE session_id = 'cal'`);
+    expect(stored).toEqual([{ occurred_at: new Date('2024-02-29T08:00:00Z') }]);
+  });
+
+  it('counts the characters of a text as code points, as the tables do (an emoji is one)', async () => {
+    const emoji = '\u{1F600}';
+    const res = await post({
+      events: [
+        { sessionId: emoji.repeat(128), type: 'signal', occurredAt: '2025-06-15T11:00:00Z', userId: emoji.repeat(128) },
+        { sessionId: emoji.repeat(129), type: 'signal', occurredAt: '2025-06-15T11:00:00Z' },
+        { sessionId: 's-emoji', type: 'signal', occurredAt: '2025-06-15T11:00:00Z', userId: emoji.repeat(129) },
+      ],
+    });
+    expect(res.body).toMatchObject({ accepted: 1 });
+    expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([1, 2]);
+  });
+
   it.each([
     ['a body that is not { events }', { foo: 1 }],
     ['events that is not an array', { events: 'x' }],

@@ -81,6 +81,7 @@ describe('operational metrics client API', () => {
       { type: 'error', value: 1, recordedAt: 'yesterday' }, // 15
       { type: 'confidence', value: 1, recordedAt: '2026-03-10T12:05:00Z', labels: { code: 'OK' } }, // 16 valid: exactly 5 min ahead
       { type: 'error', value: 2, recordedAt: '2026-02-08T00:00:00Z' }, // 17 valid: first instant of the window
+      { type: 'error', value: 1, recordedAt: '2026-02-30T10:00:00+01:00' }, // 18: no such day (Date would read March 2nd)
     ];
     const res = await post(batch);
     expect(res.status).toBe(200);
@@ -101,6 +102,7 @@ describe('operational metrics client API', () => {
       [13, 'OPERATIONAL_METRIC_INVALID'],
       [14, 'OPERATIONAL_METRIC_INVALID'],
       [15, 'OPERATIONAL_METRIC_INVALID'],
+      [18, 'OPERATIONAL_METRIC_INVALID'],
     ]);
     expect(res.body.rejected[10].message).toMatch(/unknown label "region"/);
     const stored = await t.sql(

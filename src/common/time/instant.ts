@@ -20,3 +20,14 @@ export function requireInstant(text: string, field: string): Date {
   if (!date) throw AppError.validation([{ field, message: `${field} must be an ISO-8601 date and time` }]);
   return date;
 }
+
+/**
+ * Whether year-month-day names a day of the calendar: `2025-02-30` does not, though `Date` reads
+ * it (rolled into March), whatever offset follows it. For texts read by a pattern before `Date`.
+ */
+export function isCalendarDay(year: number, month: number, day: number): boolean {
+  if (month < 1 || month > 12 || day < 1) return false;
+  const lastOfMonth = new Date(0);
+  lastOfMonth.setUTCFullYear(year, month, 0); // day 0 of the next month
+  return day <= lastOfMonth.getUTCDate();
+}

@@ -162,7 +162,4 @@ export const METRICS_RETENTION = {
 /** The grains that retention drops after METRICS_RETENTION.fineTrendDays (downsampled to week). */
 export const FINE_GRAINS: readonly TimeGrain[] = ['hour', 'day'];
 
-/** A project gets a new summary snapshot when its sources changed, or when its last one is older than this. */
-export const SUMMARY_MIN_INTERVAL_MS = 55 * 60 * 1000;
-
 export const SUMMARY_VERSION = '1.0';

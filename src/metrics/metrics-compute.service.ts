@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock/clock.js';
 import type { Db } from '../common/database/sql.js';
 import type { JobCounts } from '../jobs/job-registry.js';
-import { KPI_METRIC_KEYS, METRICS_RETENTION, SUMMARY_MIN_INTERVAL_MS, SUMMARY_VERSION } from './metric-catalogue.constants.js';
+import { KPI_METRIC_KEYS, METRICS_RETENTION, SUMMARY_VERSION } from './metric-catalogue.constants.js';
 import { MetricsReadModelRepository } from './metrics-read-model.repository.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -42,8 +42,8 @@ function headline(value: number | null, previous: number | null): HeadlineValue 
 /**
  * The `metrics-compute` job's work, in one REPEATABLE READ transaction (one snapshot of every
  * source, all or nothing): find the source rows changed since the last compute, recompute each
- * affected bucket (every grain) from all its source rows, then snapshot the summary of the projects
- * that changed (or whose last snapshot is older than SUMMARY_MIN_INTERVAL_MS).
+ * affected bucket (every grain) from all its source rows, then snapshot the summary of every
+ * project (one per project and run, so its windows end at the run).
  */
 @Injectable()
 export class MetricsComputeService {
@@ -105,9 +105,7 @@ export class MetricsComputeService {
   }
 
   private async snapshotSummaries(tx: Db, now: Date): Promise<number> {
-    const changed = await this.repository.changedProjects(tx);
-    const stale = await this.repository.projectsWithStaleSummary(tx, new Date(now.getTime() - SUMMARY_MIN_INTERVAL_MS));
-    const projects = [...new Set([...changed, ...stale.map((p) => p.id)])].sort();
+    const projects = await this.repository.allProjects(tx);
     for (const projectId of projects) {
       await this.repository.insertSummary(tx, projectId, now, SUMMARY_VERSION, await this.summaryPayload(tx, projectId, now));
     }

@@ -643,10 +643,10 @@ export class MetricsReadModelRepository {
     return row?.split === false;
   }
 
-  /** Projects with changed sources in this transaction's compute (every changed row has an affected bucket). */
-  async changedProjects(tx: Db): Promise<string[]> {
-    const rows = await queryRows<{ projectId: string }>(tx, `SELECT DISTINCT project_id AS "projectId" FROM metrics_affected`);
-    return rows.map((r) => r.projectId);
+  /** Every project, in id order: each compute run snapshots a summary of each (issue 8: one per project and run). */
+  async allProjects(tx: Db): Promise<string[]> {
+    const rows = await queryRows<{ id: string }>(tx, `SELECT id FROM projects ORDER BY id`);
+    return rows.map((r) => r.id);
   }
 
   /**
@@ -884,18 +884,6 @@ export class MetricsReadModelRepository {
       [cutoff, KPI_METRIC_KEYS],
     );
     return { upserted: row!.upserted, deleted: row!.deleted + expired };
-  }
-
-  /** Projects whose newest summary is older than `before` (or that have none) and have any source data. */
-  async projectsWithStaleSummary(tx: Db, before: Date): Promise<{ id: string; timezone: string }[]> {
-    return queryRows(
-      tx,
-      `SELECT p.id, p.timezone FROM projects p
-       WHERE (EXISTS (SELECT 1 FROM sessions s WHERE s.project_id = p.id)
-              OR EXISTS (SELECT 1 FROM kpi_events k WHERE k.project_id = p.id AND k.kpi_id = ANY($2::text[])))
-         AND NOT EXISTS (SELECT 1 FROM metrics_summary ms WHERE ms.project_id = p.id AND ms.captured_at >= $1)`,
-      [before, KPI_METRIC_KEYS],
-    );
   }
 
   /**

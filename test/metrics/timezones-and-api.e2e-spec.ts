@@ -188,6 +188,18 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
     expect(none.body.code).toBe('METRICS_SUMMARY_NOT_FOUND');
   });
 
+  it('snapshots every project in every run, also with nothing new: the latest windows end at the latest run', async () => {
+    clock.set('2026-04-05T13:10:00Z');
+    const run = await computeMetrics(t);
+    expect(run).toMatchObject({ sessionsChanged: 0, kpiEventsChanged: 0 });
+    const [{ projects }] = await t.sql(`SELECT count(*)::int AS projects FROM projects`);
+    expect(run.summariesInserted).toBe(projects);
+    const latest = await get(utc, `/metrics/summary`);
+    expect(latest.body.capturedAt).toBe('2026-04-05T13:10:00.000Z');
+    // 24 h [04-04T13:10, 04-05T13:10): U6 still
+    expect(latest.body.payload.windows['24h'].metrics.sessions).toMatchObject({ value: 1, previous: 0 });
+  });
+
   it('lists the catalogue', async () => {
     const res = await get(utc, `/metrics`);
     expect(res.status).toBe(200);

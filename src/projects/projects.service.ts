@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
+import { canonicalTimeZoneCase } from '../common/http/validation.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination/cursor.js';
 import type { CreateProjectDto, ProjectDto } from './dto/project.dto.js';
 import { ProjectsRepository, SYSTEM_PROJECT_ID, type Project } from './projects.repository.js';
@@ -23,7 +24,7 @@ export class ProjectsService {
   async create(input: CreateProjectDto): Promise<ProjectDto> {
     const project = await this.projects.insert({
       name: input.name,
-      timezone: input.timezone ?? 'UTC',
+      timezone: canonicalTimeZoneCase(input.timezone ?? 'UTC'),
       sessionTimeoutMinutes: input.sessionTimeoutMinutes ?? 30,
     });
     return toProjectDto(project);

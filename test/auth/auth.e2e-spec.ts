@@ -31,6 +31,15 @@ describe('projects, API keys and access', () => {
     expect(asIngest.status).toBe(200);
   });
 
+  it('stores a time zone as the database spells it when only the case differs, and a current name as given', async () => {
+    const lower = await t.request({ method: 'POST', url: '/v1/projects', body: { name: 'Lower', timezone: 'europe/berlin' } });
+    expect(lower.status).toBe(201);
+    expect(lower.body.timezone).toBe('Europe/Berlin');
+    // ICU calls it Asia/Calcutta; the client's current name is kept
+    const kolkata = await t.request({ method: 'POST', url: '/v1/projects', body: { name: 'Kolkata', timezone: 'Asia/Kolkata' } });
+    expect(kolkata.body.timezone).toBe('Asia/Kolkata');
+  });
+
   it('lists projects oldest first, page by page', async () => {
     const first = await t.request({ url: '/v1/projects?limit=1' });
     expect(first.status).toBe(200);

@@ -218,4 +218,11 @@ describe('sessions list, stats, journeys and funnels', () => {
     expect((await read('/stats/sessions?from=2025-04-02T00:00:00Z&to=2025-04-01T00:00:00Z')).status).toBe(400);
     expect((await read('/sessions?limit=501')).status).toBe(400);
   });
+
+  it('names every bad field of a query in one 400, the cursor among them', async () => {
+    const res = await read('/sessions?cursor=abc&limit=0&status=x');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect([...new Set(res.body.errors.map((e: { field: string }) => e.field))].sort()).toEqual(['cursor', 'limit', 'status']);
+  });
 });

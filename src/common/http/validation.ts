@@ -39,6 +39,16 @@ export function isIanaTimeZone(value: unknown): boolean {
   }
 }
 
+/**
+ * The zone's name as the time zone database spells it, where `value` differs from it only in case
+ * (`europe/berlin` → `Europe/Berlin`); otherwise `value` as given: ICU resolves some current names
+ * to older aliases (`Asia/Kolkata` → `Asia/Calcutta`), which a client would not expect back.
+ */
+export function canonicalTimeZoneCase(value: string): string {
+  const resolved = new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone;
+  return resolved.toLowerCase() === value.toLowerCase() ? resolved : value;
+}
+
 export function IsIanaTimeZone(options?: ValidationOptions) {
   return (target: object, propertyName: string) =>
     registerDecorator({

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min, registerDecorator } from 'class-validator';
 import { AppError } from '../errors/app-error.js';
 
 /**
@@ -22,21 +22,43 @@ const CURSOR_PART_TESTS: Record<CursorPart, (value: string | number) => boolean>
   text: (v) => typeof v === 'string',
 };
 
+/** The key array a cursor token holds (strings and numbers), or undefined when the text is no cursor at all. */
+function readCursorKey(cursor: string): (string | number)[] | undefined {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(key) && key.length > 0 && key.every((part) => typeof part === 'string' || typeof part === 'number')) return key;
+  } catch {
+    // not base64url JSON: no cursor
+  }
+  return undefined;
+}
+
+const NOT_A_CURSOR = 'cursor is not one this API returned';
+
 /**
  * The key of a cursor this API returned; `kinds` says what each part must be (checked, so a forged
  * key gives VALIDATION_FAILED rather than a failed cast in SQL).
  */
 export function decodeCursor(cursor: string | undefined, kinds: readonly CursorPart[]): (string | number)[] | undefined {
   if (cursor === undefined) return undefined;
-  try {
-    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(key) && key.length === kinds.length && kinds.every((kind, i) => CURSOR_PART_TESTS[kind](key[i] as string | number))) {
-      return key as (string | number)[];
-    }
-  } catch {
-    // fall through to the validation error
-  }
-  throw AppError.validation([{ field: 'cursor', message: 'cursor is not one this API returned' }]);
+  const key = readCursorKey(cursor);
+  if (key && key.length === kinds.length && kinds.every((kind, i) => CURSOR_PART_TESTS[kind](key[i]))) return key;
+  throw AppError.validation([{ field: 'cursor', message: NOT_A_CURSOR }]);
+}
+
+/**
+ * The query field holds a cursor token at all, checked with the other fields so one 400 names
+ * every bad field; the parts of its key are checked by decodeCursor, which knows the endpoint's order.
+ */
+function IsCursorToken() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isCursorToken',
+      target: target.constructor,
+      propertyName,
+      options: { message: NOT_A_CURSOR },
+      validator: { validate: (value: unknown) => typeof value === 'string' && readCursorKey(value) !== undefined },
+    });
 }
 
 export interface Page<T> {
@@ -67,5 +89,6 @@ export class PageQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(1000)
+  @IsCursorToken()
   cursor?: string;
 }

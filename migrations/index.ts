@@ -16,6 +16,7 @@ import { RebuildQueueEventSpan1764000700000 } from './1764000700000-rebuild-queu
 import { MetricsComputeDefinition1764000710000 } from './1764000710000-metrics-compute-definition.js';
 import { SessionsWritePath1764000720000 } from './1764000720000-sessions-write-path.js';
 import { MetricsChangeLogOldInstants1764000730000 } from './1764000730000-metrics-change-log-old-instants.js';
+import { DrilldownWithoutRetentionIndex1764000740000 } from './1764000740000-drilldown-without-retention-index.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -32,4 +33,5 @@ export const MIGRATIONS = [
   MetricsComputeDefinition1764000710000,
   SessionsWritePath1764000720000,
   MetricsChangeLogOldInstants1764000730000,
+  DrilldownWithoutRetentionIndex1764000740000,
 ];

@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { SessionCompletionPublisher, type CompletedSession, type SessionCompletionListener } from '../sessions/session-completion.publisher.js';
-import { SessionMetricsService } from './session-metrics.service.js';
+import { SessionMetricsService, sessionIdsByProject } from './session-metrics.service.js';
 
 /**
  * The event-driven trigger of the metrics pipeline: every session the aggregation newly marks
@@ -19,10 +19,6 @@ export class SessionCompletionListenerForMetrics implements SessionCompletionLis
   }
 
   async onSessionsCompleted(sessions: CompletedSession[]): Promise<void> {
-    const byProject = new Map<string, string[]>();
-    for (const { projectId, sessionId } of sessions) {
-      byProject.set(projectId, [...(byProject.get(projectId) ?? []), sessionId]);
-    }
-    for (const [projectId, sessionIds] of byProject) await this.sessionMetrics.enqueueCompleted(projectId, sessionIds);
+    for (const [projectId, sessionIds] of sessionIdsByProject(sessions)) await this.sessionMetrics.enqueueCompleted(projectId, sessionIds);
   }
 }

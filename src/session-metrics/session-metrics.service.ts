@@ -22,6 +22,17 @@ export interface EnqueuedSessions {
  * Session quality metrics: the hand-off into the pipeline, reads of its results, and the stats.
  * Exported by SessionMetricsModule; {@link enqueueCompleted} is the pipeline's one entry point.
  */
+/** The session ids of `sessions`, per project, in their order (one pass: a batch holds thousands). */
+export function sessionIdsByProject(sessions: readonly { projectId: string; sessionId: string }[]): Map<string, string[]> {
+  const byProject = new Map<string, string[]>();
+  for (const { projectId, sessionId } of sessions) {
+    const ids = byProject.get(projectId);
+    if (ids) ids.push(sessionId);
+    else byProject.set(projectId, [sessionId]);
+  }
+  return byProject;
+}
+
 @Injectable()
 export class SessionMetricsService {
   private readonly logger = new Logger(SessionMetricsService.name);
@@ -71,9 +82,7 @@ export class SessionMetricsService {
     for (;;) {
       const rows = await this.repository.findSessionsNeedingMetrics(SWEEP_PAGE, after);
       if (rows.length === 0) break;
-      const byProject = new Map<string, string[]>();
-      for (const row of rows) byProject.set(row.projectId, [...(byProject.get(row.projectId) ?? []), row.sessionId]);
-      for (const [projectId, ids] of byProject) {
+      for (const [projectId, ids] of sessionIdsByProject(rows)) {
         const enqueued = await this.enqueueCompleted(projectId, ids);
         sessionsEnqueued += enqueued.sessions;
         jobsEnqueued += enqueued.jobs;

@@ -50,7 +50,9 @@ export class FunnelsRepository {
    * Visitors per stage among sessions started in [from, to). A session reaches stage 1 at its
    * earliest matching event and stage N+1 at its earliest matching event strictly after the one
    * that reached stage N, in (occurred_at, seq) order — taking the earliest match at each stage
-   * is what finds an in-order match whenever one exists. Returns visitors for stages 1..n.
+   * is what finds an in-order match whenever one exists. Only the events the session's aggregation
+   * read count (those between its first and last event), as for every other figure of a session.
+   * Returns visitors for stages 1..n.
    */
   async stageVisitors(projectId: string, steps: FunnelStep[], from?: Date, to?: Date): Promise<number[]> {
     // One row per matcher; a step with alternatives has several rows with the same n.
@@ -69,27 +71,31 @@ export class FunnelsRepository {
          SELECT * FROM jsonb_to_recordset($4::jsonb) AS st(n int, event_type text, path_like text, event_name text)
        ),
        ranged AS (
-         SELECT session_id FROM sessions
+         SELECT session_id, started_at, ended_at FROM sessions
          WHERE project_id = $1 AND ($2::timestamptz IS NULL OR started_at >= $2) AND ($3::timestamptz IS NULL OR started_at < $3)
        ),
-       reached (session_id, stage, occurred_at, seq) AS (
-         SELECT r.session_id, 1, m.occurred_at, m.seq
+       -- A session's events lie within its first and last event as of its aggregation: bounding
+       -- each lookup by them lets the executor skip the monthly partitions outside the session
+       -- (an index probe per partition otherwise, for every session and stage).
+       reached (session_id, started_at, ended_at, stage, occurred_at, seq) AS (
+         SELECT r.session_id, r.started_at, r.ended_at, 1, m.occurred_at, m.seq
          FROM ranged r
          CROSS JOIN LATERAL (
            SELECT e.occurred_at, e.seq FROM tracking_events e, steps st
            WHERE st.n = 1 AND e.project_id = $1 AND e.session_id = r.session_id
+             AND e.occurred_at >= r.started_at AND e.occurred_at <= r.ended_at
              AND e.type = st.event_type
              AND (st.path_like IS NULL OR e.path LIKE st.path_like)
              AND (st.event_name IS NULL OR e.name = st.event_name)
            ORDER BY e.occurred_at, e.seq LIMIT 1
          ) m
          UNION ALL
-         SELECT r.session_id, r.stage + 1, m.occurred_at, m.seq
+         SELECT r.session_id, r.started_at, r.ended_at, r.stage + 1, m.occurred_at, m.seq
          FROM reached r
          CROSS JOIN LATERAL (
            SELECT e.occurred_at, e.seq FROM tracking_events e, steps st
            WHERE st.n = r.stage + 1 AND e.project_id = $1 AND e.session_id = r.session_id
-             AND (e.occurred_at, e.seq) > (r.occurred_at, r.seq)
+             AND (e.occurred_at, e.seq) > (r.occurred_at, r.seq) AND e.occurred_at <= r.ended_at
              AND e.type = st.event_type
              AND (st.path_like IS NULL OR e.path LIKE st.path_like)
              AND (st.event_name IS NULL OR e.name = st.event_name)

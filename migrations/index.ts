@@ -17,6 +17,7 @@ import { MetricsComputeDefinition1764000710000 } from './1764000710000-metrics-c
 import { SessionsWritePath1764000720000 } from './1764000720000-sessions-write-path.js';
 import { MetricsChangeLogOldInstants1764000730000 } from './1764000730000-metrics-change-log-old-instants.js';
 import { DrilldownWithoutRetentionIndex1764000740000 } from './1764000740000-drilldown-without-retention-index.js';
+import { ResumableFullPass1764000750000 } from './1764000750000-resumable-full-pass.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -34,4 +35,5 @@ export const MIGRATIONS = [
   SessionsWritePath1764000720000,
   MetricsChangeLogOldInstants1764000730000,
   DrilldownWithoutRetentionIndex1764000740000,
+  ResumableFullPass1764000750000,
 ];

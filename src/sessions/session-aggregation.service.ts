@@ -73,8 +73,9 @@ export class SessionAggregationService {
     };
 
     await this.partitions.ensureAhead();
-    if (options.full === true || (await this.sessions.watermark()) === null) {
-      await this.rebuildAll(now, batchSize, counts, progress);
+    const unfinished = await this.sessions.unfinishedFullPass();
+    if (unfinished !== null || options.full === true || (await this.sessions.watermark()) === null) {
+      await this.rebuildAll(now, batchSize, counts, progress, unfinished, options.logger);
     } else {
       const collected = await this.sessions.collect();
       counts.eventsRead = collected.eventsRead;
@@ -94,17 +95,29 @@ export class SessionAggregationService {
    * The full pass: every session rebuilt from all its events, in key order. The watermark is a
    * snapshot taken before the first batch, saved after the last: every event it can see is read by
    * the batch of its session, and events it cannot see are new to the next run, which rebuilds
-   * their sessions. A pass cut off before its end leaves the old watermark, so nothing is lost.
+   * their sessions. The pass records its snapshot when it begins and its last key with each batch,
+   * so a pass cut off (a crash, a deploy) is resumed by the next run after the last batch that
+   * committed, whatever that run was asked (a `full` run resumes it too: it is the same pass).
    */
   private async rebuildAll(
     now: Date,
     batchSize: number,
     counts: AggregationCounts,
     progress: (batch: BatchResult, phase: Phase) => Promise<void>,
+    unfinished: { snapshot: string; after: SessionKey } | null,
+    logger?: Logger,
   ): Promise<void> {
     const pass: Phase = { name: 'full pass', done: 0, total: null, started: Date.now() };
-    const snapshot = await this.sessions.currentSnapshot();
-    let after: SessionKey | null = FIRST_SESSION_KEY;
+    let snapshot: string;
+    let after: SessionKey | null;
+    if (unfinished) {
+      ({ snapshot, after } = unfinished);
+      logger?.log({ after }, 'resuming the full pass a previous run did not finish');
+    } else {
+      snapshot = await this.sessions.currentSnapshot();
+      after = FIRST_SESSION_KEY;
+      await this.sessions.beginFullPass(snapshot);
+    }
     while (after !== null) {
       const from: SessionKey = after;
       const batch = await this.db.transaction((tx) => this.sessions.rebuildRange(tx, now, from, batchSize));
@@ -116,6 +129,6 @@ export class SessionAggregationService {
       await progress(batch, pass);
       after = batch.last;
     }
-    await this.sessions.saveWatermark(snapshot);
+    await this.sessions.finishFullPass(snapshot);
   }
 }

@@ -247,8 +247,34 @@ export class SessionsRepository {
     return row!.snapshot;
   }
 
-  async saveWatermark(snapshot: string): Promise<void> {
-    await execute(this.db, `UPDATE session_aggregation_state SET snapshot = $1::pg_snapshot, updated_at = now() WHERE id = 1`, [snapshot]);
+  /** The full pass a run began and did not finish (its snapshot and the last key it rebuilt), or null. */
+  async unfinishedFullPass(): Promise<{ snapshot: string; after: SessionKey } | null> {
+    const row = await queryOne<{ snapshot: string | null; projectId: string; sessionId: string }>(
+      this.db,
+      `SELECT full_pass_snapshot::text AS snapshot, full_pass_after_project AS "projectId", full_pass_after_session AS "sessionId"
+       FROM session_aggregation_state WHERE id = 1`,
+    );
+    return row?.snapshot ? { snapshot: row.snapshot, after: { projectId: row.projectId, sessionId: row.sessionId } } : null;
+  }
+
+  /** Records a full pass beginning with `snapshot` (the watermark it stores at its end), before its first session. */
+  async beginFullPass(snapshot: string): Promise<void> {
+    await execute(
+      this.db,
+      `UPDATE session_aggregation_state SET full_pass_snapshot = $1::pg_snapshot, full_pass_after_project = $2, full_pass_after_session = $3 WHERE id = 1`,
+      [snapshot, FIRST_SESSION_KEY.projectId, FIRST_SESSION_KEY.sessionId],
+    );
+  }
+
+  /** Ends the full pass: its snapshot becomes the watermark. */
+  async finishFullPass(snapshot: string): Promise<void> {
+    await execute(
+      this.db,
+      `UPDATE session_aggregation_state
+       SET snapshot = $1::pg_snapshot, updated_at = now(), full_pass_snapshot = NULL, full_pass_after_project = NULL, full_pass_after_session = NULL
+       WHERE id = 1`,
+      [snapshot],
+    );
   }
 
   /**
@@ -331,6 +357,15 @@ export class SessionsRepository {
       [now, after.projectId, after.sessionId, limit],
     ))!;
     const { lastProjectId, lastSessionId, lastReceivedAt, ...result } = row;
+    if (lastProjectId !== null) {
+      // in the batch's transaction: a pass cut off resumes after the last batch that committed
+      await execute(
+        tx,
+        `UPDATE session_aggregation_state SET full_pass_after_project = $1, full_pass_after_session = $2
+         WHERE id = 1 AND full_pass_snapshot IS NOT NULL`,
+        [lastProjectId, lastSessionId],
+      );
+    }
     return {
       ...toBatchResult(result),
       lastReceivedAt,

@@ -81,4 +81,53 @@ describe('session aggregation in batches', () => {
     }
     expect((await getSession(t, shop, 'c1')).body).toMatchObject({ status: 'completed', pageCount: 1, journeyPath: ['/x'] });
   });
+
+  it('resumes a full pass cut off mid-way after the last batch that committed, and stores its watermark at the end', async () => {
+    const own = await createProject(t);
+    await ingest(t, own, [
+      pageview('x1', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('x2', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('x3', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('x3', '/b', '2025-03-10T10:01:00.000Z'),
+      pageview('x4', '/a', '2025-03-10T10:00:00.000Z'),
+    ]);
+    // The batch holding x3 fails, as a crash would end the run there.
+    await t.sql(`
+      CREATE FUNCTION fail_on_x3() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.session_id = 'x3' THEN RAISE EXCEPTION 'cut off'; END IF; RETURN NEW; END $$`);
+    await t.sql(`CREATE TRIGGER fail_on_x3 BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION fail_on_x3()`);
+    const failed = await t.request({ method: 'POST', url: '/v1/jobs/session-aggregation/runs?wait=true', body: { full: true } });
+    expect(failed.body.status).toBe('failed');
+    await t.sql(`DROP TRIGGER fail_on_x3 ON sessions`);
+    await t.sql(`DROP FUNCTION fail_on_x3()`);
+
+    const [state] = await t.sql(
+      `SELECT full_pass_snapshot IS NOT NULL AS unfinished, full_pass_after_project AS project, full_pass_after_session AS session
+       FROM session_aggregation_state`,
+    );
+    expect(state.unfinished).toBe(true);
+    // Batches of two sessions in key order, own's x1..x4 before or after shop's sessions (uuid
+    // order): the batch holding x3 rolled back, so the pass stopped at x1 (x2 shared x3's batch) or x2.
+    expect(state.project).toBe(own.id);
+    expect(['x1', 'x2']).toContain(state.session);
+    expect((await getSession(t, own, 'x1')).status).toBe(200);
+    expect((await getSession(t, own, 'x3')).status).toBe(404);
+
+    // An ordinary run resumes the pass (it is not finished, whatever this run was asked)
+    // x3's two events and x4's one (and x2's if its batch rolled back), and shop's events when shop
+    // sorts after own (uuid order, byte order of the lowercase text): nothing before the key read again
+    const [{ shopEvents }] = await t.sql(`SELECT count(*)::int AS "shopEvents" FROM tracking_events WHERE project_id = $1`, [shop.id]);
+    const x2Again = state.session === 'x1' ? 1 : 0;
+    expect(await aggregate(t)).toMatchObject({
+      eventsRead: 3 + x2Again + (shop.id > own.id ? shopEvents : 0),
+      sessionsCreated: 2 + x2Again,
+    });
+    expect((await getSession(t, own, 'x3')).body).toMatchObject({ pageCount: 2, journeyPath: ['/a', '/b'] });
+    expect((await getSession(t, own, 'x4')).body).toMatchObject({ pageCount: 1 });
+    expect(await t.sql(`SELECT full_pass_snapshot IS NULL AS finished, snapshot IS NOT NULL AS watermark FROM session_aggregation_state`)).toEqual([
+      { finished: true, watermark: true },
+    ]);
+    // and the next run has nothing to do
+    expect(await aggregate(t)).toMatchObject({ eventsRead: 0, sessionsCreated: 0, sessionsUpdated: 0 });
+  });
 });

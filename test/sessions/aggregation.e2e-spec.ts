@@ -223,7 +223,7 @@ describe('session aggregation', () => {
     const watermark = await sessions.currentSnapshot();
     await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), FIRST_SESSION_KEY, 100_000));
     await ingest(t, own, [pageview('s-pass', '/b', '2025-03-10T12:31:00.000Z')]);
-    await sessions.saveWatermark(watermark);
+    await sessions.finishFullPass(watermark);
     expect((await getSession(t, own, 's-pass')).body).toMatchObject({ pageCount: 1 });
     expect(await aggregate(t)).toMatchObject({ eventsRead: 1, sessionsUpdated: 1 });
     expect((await getSession(t, own, 's-pass')).body).toMatchObject({ pageCount: 2, journeyPath: ['/a', '/b'], durationSeconds: 60 });

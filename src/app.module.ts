@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
 import { ClockModule } from './common/clock/clock.js';
@@ -21,17 +22,19 @@ export interface AppModuleOptions {
   config: AppConfig;
   databaseUrl: string;
   adminApiKey: string;
+  /** Where the JSON log lines go (default: standard output). */
+  logDestination?: Writable;
 }
 
 @Module({})
 export class AppModule {
-  static forRoot({ config, databaseUrl, adminApiKey }: AppModuleOptions): DynamicModule {
+  static forRoot({ config, databaseUrl, adminApiKey, logDestination }: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         DatabaseUrlModule.forRoot(databaseUrl),
-        loggingModule(config),
+        loggingModule(config, logDestination),
         databaseModule(config, databaseUrl),
         ClockModule,
         ObservabilityModule,

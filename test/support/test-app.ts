@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 /**
  * Boots the real application (real PostgreSQL, real queue) on a fresh database for a test file,
  * and talks to it through Fastify's inject.
@@ -24,6 +25,8 @@ export interface TestAppOptions {
   clock?: FixedClock;
   /** Extra modules, e.g. one that defines a test queue or job. */
   imports?: NonNullable<ModuleMetadata['imports']>;
+  /** Where the app's JSON log lines go (with env LOG_LEVEL, as the tests log nothing by default). */
+  logDestination?: Writable;
 }
 
 export interface InjectOptions {
@@ -69,7 +72,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.env,
   });
   let builder = Test.createTestingModule({
-    imports: [AppModule.forRoot({ config, databaseUrl: database.url, adminApiKey: config.adminApiKey! }), ...(options.imports ?? [])],
+    imports: [
+      AppModule.forRoot({ config, databaseUrl: database.url, adminApiKey: config.adminApiKey!, logDestination: options.logDestination }),
+      ...(options.imports ?? []),
+    ],
   });
   if (options.clock) builder = builder.overrideProvider(Clock).useValue(options.clock);
   const moduleRef = await builder.compile();

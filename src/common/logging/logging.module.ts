@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Writable } from 'node:stream';
+import { RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import type { Options } from 'pino-http';
 import type { AppConfig } from '../config/config.js';
 
 /** A client-sent x-request-id is kept when it is a short plain token; otherwise we make one. */
@@ -9,19 +12,27 @@ export function requestIdOf(raw: IncomingMessage): string {
   return typeof header === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(header) ? header : randomUUID();
 }
 
-/** JSON lines through pino; every line of a request carries its id; secrets are redacted. */
-export function loggingModule(config: AppConfig) {
-  return LoggerModule.forRoot({
-    pinoHttp: {
-      level: config.logLevel,
-      genReqId: (req) => (req as IncomingMessage & { id?: string }).id ?? requestIdOf(req),
-      redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
-        censor: '[redacted]',
-      },
-      autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      transport: config.logPretty && config.nodeEnv !== 'production' ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+/**
+ * JSON lines through pino; every request is logged with its id (and every line logged while it is
+ * served carries it); secrets are redacted. `destination`: standard output unless given.
+ */
+export function loggingModule(config: AppConfig, destination?: Writable) {
+  const options: Options = {
+    level: config.logLevel,
+    genReqId: (req) => (req as IncomingMessage & { id?: string }).id ?? requestIdOf(req),
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
+      censor: '[redacted]',
     },
+    autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    transport:
+      config.logPretty && config.nodeEnv !== 'production' && !destination ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+  };
+  return LoggerModule.forRoot({
+    pinoHttp: destination ? [options, destination] : options,
+    // nestjs-pino's default route pattern ({/*splat}) matches no request under NestJS 12 with
+    // Fastify, which left every request unlogged: every path, every method.
+    forRoutes: [{ path: '*', method: RequestMethod.ALL }],
   });
 }

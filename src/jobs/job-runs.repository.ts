@@ -64,6 +64,18 @@ export class JobRunsRepository {
     );
   }
 
+  /** Fails runs of this process that the shutdown cut off (still queued or running), for the next run to start. */
+  async failInterrupted(ids: string[], shutdownTimeoutMs: number): Promise<number> {
+    return execute(
+      this.db,
+      `UPDATE job_runs
+       SET status = 'failed', finished_at = now(),
+           error = 'interrupted: the service shut down before the run finished (SHUTDOWN_TIMEOUT_MS = ' || $2 || ')'
+       WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'running')`,
+      [ids, shutdownTimeoutMs],
+    );
+  }
+
   async markRunning(id: string): Promise<void> {
     await execute(this.db, `UPDATE job_runs SET status = 'running', started_at = now(), heartbeat_at = now() WHERE id = $1`, [id]);
   }

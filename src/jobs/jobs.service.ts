@@ -33,7 +33,8 @@ export interface StartedRun {
 @Injectable()
 export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger(JobsService.name);
-  private readonly inFlight = new Set<Promise<JobRun>>();
+  /** The runs executing in this process, by run id. */
+  private readonly inFlight = new Map<string, Promise<JobRun>>();
   private accepting = true;
 
   constructor(
@@ -82,8 +83,8 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
     const run = await this.runs.insertQueued({ jobName: name, trigger, scheduledFor, params });
     if (!run) return undefined;
     const finished = this.execute(run, definition);
-    this.inFlight.add(finished);
-    void finished.finally(() => this.inFlight.delete(finished));
+    this.inFlight.set(run.id, finished);
+    void finished.finally(() => this.inFlight.delete(run.id));
     return { run, finished };
   }
 
@@ -159,15 +160,24 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
     return this.runs.latestPerJob();
   }
 
-  /** Refuses new runs and waits for the ones in flight, up to the shutdown timeout. */
+  /**
+   * Refuses new runs and waits for the ones in flight, up to the shutdown timeout. Runs still going
+   * then are recorded as failed before the connections close (their open transactions roll back
+   * with them), so they do not block the job's next run until their heartbeat goes stale.
+   */
   async onModuleDestroy(): Promise<void> {
     this.accepting = false;
     if (this.inFlight.size === 0) return;
     this.logger.log({ runs: this.inFlight.size }, 'waiting for job runs in flight before shutting down');
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.shutdownTimeoutMs).unref());
-    const outcome = await Promise.race([Promise.allSettled([...this.inFlight]).then(() => 'done' as const), timeout]);
+    const outcome = await Promise.race([Promise.allSettled([...this.inFlight.values()]).then(() => 'done' as const), timeout]);
     if (outcome === 'timeout') {
-      this.logger.warn({ runs: this.inFlight.size }, 'job runs still in flight at shutdown; they will be failed as abandoned and rerun');
+      const runIds = [...this.inFlight.keys()];
+      const failed = await this.runs.failInterrupted(runIds, this.config.shutdownTimeoutMs);
+      this.logger.warn(
+        { runIds, failed },
+        'job runs still in flight at the shutdown timeout recorded as failed; the next run of each job starts afresh',
+      );
     }
   }
 

@@ -264,4 +264,35 @@ describe('shutdown', () => {
       await t.database.drop();
     }
   });
+
+  it('records a run still going at the shutdown timeout as failed, so the next run of its job can start at once', async () => {
+    const t = await startTestApp({ env: { SHUTDOWN_TIMEOUT_MS: '300' } });
+    const registerStuck = (app: TestApp) =>
+      app.get(JobRegistry).register({
+        name: 'test-stuck',
+        description: 'outlives the shutdown timeout',
+        scheduled: false,
+        run: async () => {
+          await sleep(3_000);
+          return { finished: true };
+        },
+      });
+    registerStuck(t);
+    const started = await t.request({ method: 'POST', url: '/v1/jobs/test-stuck/runs' });
+    expect(started.status).toBe(202);
+    await sleep(100);
+    await t.close({ keepDatabase: true });
+    const next = await startTestApp({ database: t.database });
+    try {
+      const [run] = await next.sql(`SELECT status, error, finished_at IS NOT NULL AS finished FROM job_runs WHERE id = $1`, [started.body.runId]);
+      expect(run).toMatchObject({ status: 'failed', finished: true });
+      expect(run.error).toMatch(/^interrupted: the service shut down/);
+      registerStuck(next);
+      const again = await next.request({ method: 'POST', url: '/v1/jobs/test-stuck/runs' });
+      expect(again.status).toBe(202);
+    } finally {
+      await next.close();
+      await t.database.drop();
+    }
+  });
 });

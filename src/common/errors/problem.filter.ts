@@ -24,8 +24,28 @@ const FASTIFY_ERROR_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
 };
 
+/** Node's codes for a connection that could not be made or was lost. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+/**
+ * Whether `error` says the database cannot be reached right now (not that a query was wrong): a
+ * connection refused, lost or timed out, or PostgreSQL refusing work (SQLSTATE class 08, connection
+ * exception; 57P01–57P03, shutting down or starting; 53300, too many connections). TypeORM keeps
+ * the driver's error as `driverError`.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (const candidate of [error, (error as { driverError?: unknown })?.driverError, (error as { cause?: unknown })?.cause]) {
+    if (!(candidate instanceof Error)) continue;
+    const code = (candidate as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || /^08|^57P0[123]$|^53300$/.test(code))) return true;
+    if (/^(Connection terminated|timeout exceeded when trying to connect)/.test(candidate.message)) return true;
+  }
+  return false;
+}
+
 function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE', 'The database cannot be reached; retry shortly.');
   // Nest wraps Fastify's own errors in an HttpException whose cause keeps Fastify's code.
   const fastifyError = error instanceof HttpException && error.cause ? error.cause : error;
   const fastifyCode = (fastifyError as { code?: unknown })?.code;

@@ -1,0 +1,23 @@
+import { QueryFailedError } from 'typeorm';
+import { toProblem } from './problem.filter.js';
+
+const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+
+describe('toProblem: the database out of reach is a 503, not a 500', () => {
+  it.each([
+    ['a refused connection', withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED')],
+    ['a connection lost mid-query', new Error('Connection terminated unexpectedly')],
+    ['a pool that cannot connect in time', new Error('timeout exceeded when trying to connect')],
+    ['PostgreSQL shutting down (57P01)', withCode('terminating connection due to administrator command', '57P01')],
+    ['too many connections (53300)', withCode('sorry, too many clients already', '53300')],
+    ['a connection exception (08006)', new QueryFailedError('SELECT 1', [], withCode('connection failure', '08006'))],
+  ])('%s', (_name, error) => {
+    expect(toProblem(error, 'req-1')).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE', requestId: 'req-1' });
+  });
+
+  it('keeps a failing query (a bug) a 500 that says nothing of it', () => {
+    const problem = toProblem(new QueryFailedError('SELECT x', [], withCode('column "x" does not exist', '42703')), 'req-2');
+    expect(problem).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
+    expect(JSON.stringify(problem)).not.toContain('column');
+  });
+});

@@ -27,6 +27,8 @@ export interface JobDefinition {
   description: string;
   /** Scheduled jobs take their cron expression from config (`<NAME>_CRON`). */
   scheduled: boolean;
+  /** Whether a manual run may ask `{ full: true }` (redo everything); the API refuses it for the others. */
+  acceptsFull?: boolean;
   /** Does the work; resolves to the counts recorded on the run. Must be safe to rerun. */
   run(context: JobContext): Promise<JobCounts>;
 }

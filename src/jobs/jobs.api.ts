@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AppError } from '../common/errors/app-error.js';
 import type { JobDto, JobListDto, JobRunDto, JobRunPageDto, StartedJobRunDto } from './dto/job.dto.js';
 import { JobScheduler } from './job-scheduler.js';
 import type { JobRun } from './job-runs.repository.js';
@@ -46,13 +47,23 @@ export class JobsApi {
   }
 
   async start(name: string, params: Record<string, unknown>): Promise<StartedJobRunDto> {
+    this.checkParams(name, params);
     const { run } = await this.jobs.runNow(name, params);
     return { runId: run.id, status: run.status };
   }
 
   async runAndWait(name: string, params: Record<string, unknown>): Promise<JobRunDto> {
+    this.checkParams(name, params);
     const { finished } = await this.jobs.runNow(name, params);
     return toJobRunDto(await finished);
+  }
+
+  /** A run's options must be ones its job takes: `full` only where the job can redo everything. */
+  private checkParams(name: string, params: Record<string, unknown>): void {
+    const definition = this.jobs.definition(name);
+    if (params.full !== undefined && !definition.acceptsFull) {
+      throw AppError.validation([{ field: 'full', message: `job ${name} has no full run; it takes no options` }]);
+    }
   }
 
   async listRuns(name: string, limit: number, cursor?: string): Promise<JobRunPageDto> {

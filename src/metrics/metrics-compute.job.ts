@@ -27,6 +27,7 @@ export class MetricsComputeJob implements OnModuleInit {
       name: 'metrics-compute',
       description: 'Recomputes the metrics read model buckets whose sources changed (full: everything) and snapshots summaries',
       scheduled: true,
+      acceptsFull: true,
       run: ({ params, logger }) => this.compute.run({ full: params.full === true, logger }),
     });
     if (this.config.jobsEnabled) {

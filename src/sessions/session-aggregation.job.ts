@@ -15,6 +15,7 @@ export class SessionAggregationJob implements OnModuleInit {
       name: 'session-aggregation',
       description: 'Rebuilds the sessions touched by new events and completes timed-out sessions',
       scheduled: true,
+      acceptsFull: true,
       run: ({ params, logger }) => this.aggregation.run({ full: params.full === true, logger }),
     });
   }

@@ -105,6 +105,15 @@ describe('jobs admin API', () => {
     expect(res.body.errors).toEqual([{ field: 'fast', message: 'unknown field fast' }]);
   });
 
+  it('takes { full: true } only for a job that can redo everything', async () => {
+    const refused = await t.request({ method: 'POST', url: '/v1/jobs/queue-depth-sample/runs', body: { full: true } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([{ field: 'full', message: 'job queue-depth-sample has no full run; it takes no options' }]);
+    expect(await t.sql(`SELECT count(*)::int AS n FROM job_runs WHERE job_name = 'queue-depth-sample'`)).toEqual([{ n: 0 }]);
+    const full = await t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: { full: true } });
+    expect(full.body).toMatchObject({ status: 'succeeded', params: { full: true }, counts: { full: true } });
+  });
+
   it('is admin-only', async () => {
     expect((await t.request({ url: '/v1/jobs', key: null })).status).toBe(401);
   });

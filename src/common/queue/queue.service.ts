@@ -7,6 +7,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { PgBoss, type Job } from 'pg-boss';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
+import { RepeatedErrors } from '../logging/repeated-errors.js';
 import { MetricsRegistry } from '../observability/metrics.registry.js';
 
 export const DATABASE_URL = Symbol('DATABASE_URL');
@@ -54,6 +55,8 @@ export const QUEUE_DEFAULTS = { attempts: 3, retryDelaySeconds: 1, batchSize: 1,
 @Injectable()
 export class QueueService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(QueueService.name);
+  /** One line a minute per kind of queue error (see RepeatedErrors). */
+  private readonly repeatedErrors = new RepeatedErrors(60_000);
   private readonly definitions = new Map<string, QueueDefinition<unknown>>();
   private boss: PgBoss | undefined;
   private started: Promise<PgBoss> | undefined;
@@ -90,7 +93,10 @@ export class QueueService implements OnApplicationBootstrap, BeforeApplicationSh
         // One more connection, held for LISTEN, only where a queue asks to be woken.
         useListenNotify: this.config.jobsEnabled && [...this.definitions.values()].some((d) => d.notify),
       } as ConstructorParameters<typeof PgBoss>[0]);
-      boss.on('error', (error) => this.logger.error({ err: error }, 'queue error'));
+      boss.on('error', (error) => {
+        const { log, suppressed } = this.repeatedErrors.admit(error);
+        if (log) this.logger.error({ err: error, ...(suppressed ? { repeatsLeftOut: suppressed } : {}) }, 'queue error');
+      });
       await boss.start();
       for (const definition of this.definitions.values()) await this.createQueue(boss, definition);
       if (this.config.jobsEnabled) {

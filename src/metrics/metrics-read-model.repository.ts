@@ -26,6 +26,7 @@ import {
   type MetricDefinition,
   type TimeGrain,
 } from './metric-catalogue.constants.js';
+import { SYSTEM_PROJECT_ID } from '../projects/projects.repository.js';
 
 /** Metric keys and dimension names are code constants; checked before they are written into SQL text. */
 function literal(text: string): string {
@@ -643,9 +644,13 @@ export class MetricsReadModelRepository {
     return row?.split === false;
   }
 
-  /** Every project, in id order: each compute run snapshots a summary of each (issue 8: one per project and run). */
+  /**
+   * Every customer project, in id order: each compute run snapshots a summary of each (issue 8: one
+   * per project and run). Not the system project, which holds the service's own operational
+   * metrics, no sessions or KPI events, and which the API never serves.
+   */
   async allProjects(tx: Db): Promise<string[]> {
-    const rows = await queryRows<{ id: string }>(tx, `SELECT id FROM projects ORDER BY id`);
+    const rows = await queryRows<{ id: string }>(tx, `SELECT id FROM projects WHERE id <> $1 ORDER BY id`, [SYSTEM_PROJECT_ID]);
     return rows.map((r) => r.id);
   }
 

@@ -50,9 +50,8 @@ describe('metrics retention', () => {
     expect(await count(`metrics_drilldown WHERE project_id = $1`)).toBe(2); // session 'new' and the KPI event
     clock.set('2026-02-15T12:00:00Z');
     const second = await runMetricsRetention(t);
-    // 01-15 had 00:00, 06:00, 23:00 → keep 23:00; 01-16 keeps its one. Every run snapshots every
-    // project: the shop and the system project lose two each.
-    expect(second.summariesThinned).toBe(4);
+    // 01-15 had 00:00, 06:00, 23:00 → keep 23:00; 01-16 keeps its one
+    expect(second.summariesThinned).toBe(2);
     const left = await t.sql(`SELECT captured_at FROM metrics_summary WHERE project_id = $1 ORDER BY captured_at`, [shop.id]);
     expect(left.map((r: { captured_at: Date }) => r.captured_at.toISOString())).toEqual(['2026-01-15T23:00:00.000Z', '2026-01-16T01:00:00.000Z']);
     expect(second.drilldownRowsDeleted).toBe(2);
@@ -88,7 +87,7 @@ describe('metrics retention', () => {
   it('deletes summaries after 180 days', async () => {
     clock.set(new Date(Date.parse('2026-01-16T01:00:00Z') + 180 * DAY + 1));
     const counts = await runMetricsRetention(t);
-    expect(counts.summariesDeleted).toBe(4); // two of the shop, two of the system project
+    expect(counts.summariesDeleted).toBe(2);
     expect(await count(`metrics_summary WHERE project_id = $1`)).toBe(0);
     const summary = await get('/metrics/summary');
     expect(summary.body.code).toBe('METRICS_SUMMARY_NOT_FOUND');

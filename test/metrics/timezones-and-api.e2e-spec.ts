@@ -192,7 +192,8 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
     clock.set('2026-04-05T13:10:00Z');
     const run = await computeMetrics(t);
     expect(run).toMatchObject({ sessionsChanged: 0, kpiEventsChanged: 0 });
-    const [{ projects }] = await t.sql(`SELECT count(*)::int AS projects FROM projects`);
+    // every customer project (not the system project, which the API never serves)
+    const [{ projects }] = await t.sql(`SELECT count(*)::int AS projects FROM projects WHERE name <> 'Trailmark (system)'`);
     expect(run.summariesInserted).toBe(projects);
     const latest = await get(utc, `/metrics/summary`);
     expect(latest.body.capturedAt).toBe('2026-04-05T13:10:00.000Z');

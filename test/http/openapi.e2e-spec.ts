@@ -15,6 +15,19 @@ function refs(node: unknown, found: string[] = []): string[] {
   return found;
 }
 
+interface Operation {
+  path: string;
+  method: (typeof METHODS)[number];
+  op: any;
+  where: string;
+}
+
+function operationsOf(doc: any): Operation[] {
+  return Object.entries(doc.paths).flatMap(([path, item]: [string, any]) =>
+    METHODS.filter((m) => item[m]).map((method) => ({ path, method, op: item[method], where: `${method.toUpperCase()} ${path}` })),
+  );
+}
+
 describe('OpenAPI document', () => {
   let t: TestApp;
   let doc: any;
@@ -62,6 +75,26 @@ describe('OpenAPI document', () => {
     expect(JSON.stringify(doc.components.schemas.ProblemDto.properties.code)).toContain('#/components/schemas/ErrorCode');
     expect(codeSchema.enum.sort()).toEqual([...ERROR_CODES].sort());
     for (const code of ERROR_CODES) expect(doc.info.description).toContain(`\`${code}\``);
+  });
+
+  it('documents every 4xx and 5xx answer as application/problem+json with the problem schema, as the API serves them', async () => {
+    let problems = 0;
+    for (const { where, op } of operationsOf(doc)) {
+      for (const [status, response] of Object.entries<any>(op.responses)) {
+        if (Number(status) < 400) continue;
+        problems++;
+        expect([where, status, response.content]).toEqual([
+          where,
+          status,
+          { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDto' } } },
+        ]);
+      }
+    }
+    expect(problems).toBeGreaterThan(100);
+    const served = await t.request({ url: '/v1/projects', key: null });
+    expect(served.status).toBe(401);
+    expect(served.headers['content-type']).toMatch(/^application\/problem\+json;/);
+    expect(doc.paths['/health/ready'].get.responses['503'].content).toHaveProperty(['application/problem+json']);
   });
 
   it('serves the Swagger UI at /docs', async () => {

@@ -3,6 +3,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type FieldError } from './app-error.js';
 import { ERROR_CATALOGUE, problemType, type ErrorCode } from './error-catalogue.js';
 
+/** The media type of every error answer (RFC 9457); the OpenAPI document names the same. */
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
 export interface ProblemBody {
   type: string;
   title: string;
@@ -90,7 +93,7 @@ export function toProblem(error: unknown, requestId: string, instance?: string):
 }
 
 export function sendProblem(reply: FastifyReply, problem: ProblemBody): void {
-  void reply.status(problem.status).header('content-type', 'application/problem+json; charset=utf-8').send(problem);
+  void reply.status(problem.status).header('content-type', `${PROBLEM_MEDIA_TYPE}; charset=utf-8`).send(problem);
 }
 
 /** The one place every error becomes a problem+json answer. Never leaks a stack trace. */

@@ -1,7 +1,8 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors/error-catalogue.js';
 import { ProblemDto } from '../errors/problem.dto.js';
+import { PROBLEM_MEDIA_TYPE } from '../errors/problem.filter.js';
 
 /**
  * Documents the problem answers a route can give: one response per status, listing its codes.
@@ -18,8 +19,9 @@ export function ApiProblems(...codes: ErrorCode[]) {
       ApiResponse({
         status,
         description: statusCodes.map((c) => `\`${c}\`: ${ERROR_CATALOGUE[c].title}`).join('; '),
-        type: ProblemDto,
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDto' } } },
+        // No `type`: with one, @nestjs/swagger documents the answer as application/json and drops
+        // this content. The schema is registered through createDocument's extraModels.
+        content: { [PROBLEM_MEDIA_TYPE]: { schema: { $ref: getSchemaPath(ProblemDto) } } },
       }),
     ),
   );

@@ -13,6 +13,7 @@ import type { AppConfig } from './common/config/config.js';
 import { ERROR_CATALOGUE, ERROR_CODES, problemType } from './common/errors/error-catalogue.js';
 import { ProblemDto } from './common/errors/problem.dto.js';
 import { ProblemFilter } from './common/errors/problem.filter.js';
+import { completeOpenApiDocument } from './common/http/api-docs.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { requestIdOf } from './common/logging/logging.module.js';
 import { MetricsRegistry } from './common/observability/metrics.registry.js';
@@ -84,7 +85,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
 
 /** The OpenAPI document of the app's routes; also written without a database by `npm run client:generate`. */
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
-  return SwaggerModule.createDocument(app, openApiConfig(), { extraModels: [ProblemDto] });
+  return completeOpenApiDocument(SwaggerModule.createDocument(app, openApiConfig(), { extraModels: [ProblemDto] }));
 }
 
 function openApiConfig(): Omit<OpenAPIObject, 'paths'> {

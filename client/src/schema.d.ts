@@ -1570,7 +1570,7 @@ export interface operations {
                     "application/json": components["schemas"]["StartedJobRunDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: The request is not valid */
+            /** @description `VALIDATION_FAILED`: The request is not valid; `MALFORMED_JSON`: The request body is not valid JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1608,6 +1608,24 @@ export interface operations {
             };
             /** @description `JOB_ALREADY_RUNNING`: A run of this job is already in flight */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The request body must be application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1746,7 +1764,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: The request is not valid */
+            /** @description `VALIDATION_FAILED`: The request is not valid; `MALFORMED_JSON`: The request body is not valid JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1766,6 +1784,24 @@ export interface operations {
             };
             /** @description `FORBIDDEN`: This API key may not do this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The request body must be application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1893,6 +1929,15 @@ export interface operations {
             };
             /** @description `PAYLOAD_TOO_LARGE`: The request body is too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The request body must be application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2300,7 +2345,7 @@ export interface operations {
                     "application/json": components["schemas"]["FunnelDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: The request is not valid */
+            /** @description `VALIDATION_FAILED`: The request is not valid; `MALFORMED_JSON`: The request body is not valid JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2329,6 +2374,24 @@ export interface operations {
             };
             /** @description `PROJECT_NOT_FOUND`: Project not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The request body must be application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2550,7 +2613,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: The request is not valid */
+            /** @description `VALIDATION_FAILED`: The request is not valid; `MALFORMED_JSON`: The request body is not valid JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2579,6 +2642,24 @@ export interface operations {
             };
             /** @description `PROJECT_NOT_FOUND`: Project not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The request body must be application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2673,7 +2754,7 @@ export interface operations {
                     "application/json": components["schemas"]["StepCompletionDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: The request is not valid */
+            /** @description `VALIDATION_FAILED`: The request is not valid; `MALFORMED_JSON`: The request body is not valid JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2711,6 +2792,24 @@ export interface operations {
             };
             /** @description `ONBOARDING_STEP_NOT_ELIGIBLE`: Earlier onboarding steps are not completed */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The request body must be application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3067,7 +3166,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOperationalMetricsResultDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: The request is not valid */
+            /** @description `VALIDATION_FAILED`: The request is not valid; `MALFORMED_JSON`: The request body is not valid JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3096,6 +3195,24 @@ export interface operations {
             };
             /** @description `PROJECT_NOT_FOUND`: Project not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The request body must be application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,7 +18,7 @@ export class EventsController {
     description: 'Valid events are stored; invalid ones are listed in `rejected` by index; a repeated eventId counts as a duplicate.',
   })
   @ApiOkResponse({ type: IngestResultDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'MALFORMED_JSON')
+  @ApiKeyAuth('PROJECT_NOT_FOUND')
   ingest(@Param('projectId') projectId: string, @Body() body: IngestEventsDto): Promise<IngestResultDto> {
     return this.events.ingest(projectId, body.events);
   }

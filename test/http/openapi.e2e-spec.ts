@@ -2,6 +2,18 @@ import { ERROR_CODES } from '../../src/common/errors/error-catalogue.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+const BODY_LIMIT = 4096;
+
+/** The operations that read a JSON body, by hand. */
+const JSON_BODY_OPERATIONS = [
+  'POST /v1/jobs/{jobName}/runs',
+  'POST /v1/projects',
+  'POST /v1/projects/{projectId}/api-keys',
+  'POST /v1/projects/{projectId}/events',
+  'POST /v1/projects/{projectId}/funnels',
+  'POST /v1/projects/{projectId}/operational-metrics',
+  'POST /v1/projects/{projectId}/users/{userId}/onboarding/steps/{step}/complete',
+];
 
 /** Every `$ref` in the document, so each can be checked to resolve. */
 function refs(node: unknown, found: string[] = []): string[] {
@@ -32,7 +44,7 @@ describe('OpenAPI document', () => {
   let t: TestApp;
   let doc: any;
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ env: { BODY_LIMIT_BYTES: String(BODY_LIMIT) } });
     doc = (await t.request({ url: '/docs-json', key: null })).body;
   });
   afterAll(() => t.close());
@@ -95,6 +107,32 @@ describe('OpenAPI document', () => {
     expect(served.status).toBe(401);
     expect(served.headers['content-type']).toMatch(/^application\/problem\+json;/);
     expect(doc.paths['/health/ready'].get.responses['503'].content).toHaveProperty(['application/problem+json']);
+  });
+
+  it('documents 400 MALFORMED_JSON, 413 and 415 on every operation that reads a JSON body, and each answers them', async () => {
+    const withBody = operationsOf(doc).filter(({ op }) => op.requestBody);
+    expect(withBody.map(({ where }) => where).sort()).toEqual(JSON_BODY_OPERATIONS);
+    for (const { path, method, op, where } of withBody) {
+      const documented = (status: string) => [where, status, op.responses[status]?.description ?? ''];
+      expect(documented('400')).toEqual([where, '400', expect.stringContaining('`MALFORMED_JSON`')]);
+      expect(documented('413')).toEqual([where, '413', expect.stringContaining('`PAYLOAD_TOO_LARGE`')]);
+      expect(documented('415')).toEqual([where, '415', expect.stringContaining('`UNSUPPORTED_MEDIA_TYPE`')]);
+
+      // Fastify reads the body before any guard or handler runs, so made-up ids and no key do.
+      const url = path.replace(/\{step\}/, '1').replace(/\{(\w+)\}/g, 'some-$1');
+      const send = (payload: string, contentType: string) =>
+        t.request({ method: method.toUpperCase() as 'POST', url, key: null, payload, headers: { 'content-type': contentType } });
+      const answers = [
+        await send('{"name": ', 'application/json'),
+        await send(JSON.stringify({ padding: 'x'.repeat(BODY_LIMIT) }), 'application/json'),
+        await send('name=x', 'text/plain'),
+      ];
+      expect(answers.map((a) => [where, a.status, a.body.code, a.headers['content-type']])).toEqual([
+        [where, 400, 'MALFORMED_JSON', 'application/problem+json; charset=utf-8'],
+        [where, 413, 'PAYLOAD_TOO_LARGE', 'application/problem+json; charset=utf-8'],
+        [where, 415, 'UNSUPPORTED_MEDIA_TYPE', 'application/problem+json; charset=utf-8'],
+      ]);
+    }
   });
 
   it('serves the Swagger UI at /docs', async () => {

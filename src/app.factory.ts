@@ -100,6 +100,9 @@ function openApiConfig(): Omit<OpenAPIObject, 'paths'> {
         'Self-hosted product analytics: events in; sessions, journeys, funnels, quality metrics, KPI trends and rollups out.',
         '',
         'Authenticate with `Authorization: Bearer <key>`: the admin key manages projects and jobs; project keys carry the scopes `ingest`, `read` and `admin`.',
+        'Each operation states what it needs in `x-required-scope` and at the end of its summary: `none` (no key), `admin-key` (the admin key only), ' +
+          'or what a key of the project in the path needs: a scope (`ingest`, `read`, `admin`; a key with `admin` holds every scope) or `any` of its keys. ' +
+          'The admin key may call every operation.',
         'Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code` and the `requestId`.',
         '',
         '## Error codes',

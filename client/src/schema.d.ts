@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process is up */
+        /** Liveness: the process is up (no key) */
         get: operations["HealthController_live"];
         put?: never;
         post?: never;
@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers */
+        /** Readiness: the database answers (no key) */
         get: operations["HealthController_ready"];
         put?: never;
         post?: never;
@@ -118,7 +118,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a project (admin key, or any key of the project) */
+        /** Get a project (any key of the project) */
         get: operations["ProjectsController_get"];
         put?: never;
         post?: never;
@@ -292,10 +292,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the project's API keys (never the keys themselves) */
+        /** List the project's API keys (never the keys themselves) (admin scope) */
         get: operations["ApiKeysController_list"];
         put?: never;
-        /** Create an API key; the key is shown only in this answer */
+        /** Create an API key; the key is shown only in this answer (admin scope) */
         post: operations["ApiKeysController_create"];
         delete?: never;
         options?: never;
@@ -313,7 +313,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an API key; it stops working at once */
+        /** Revoke an API key; it stops working at once (admin scope) */
         delete: operations["ApiKeysController_revoke"];
         options?: never;
         head?: never;
@@ -330,7 +330,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Complete an onboarding step for a user and record its leading-KPI event
+         * Complete an onboarding step for a user and record its leading-KPI event (ingest scope)
          * @description Steps must be completed in order. A repeat for a completed step returns the first completion with `alreadyCompleted: true` and records no second KPI event. If the KPI event cannot be recorded the completion still succeeds, `kpiEvent.status` is `failed`, and the kpi-event-retry job records it later.
          */
         post: operations["OnboardingController_completeStep"];
@@ -347,7 +347,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A user's onboarding progress, step by step */
+        /** A user's onboarding progress, step by step (read scope) */
         get: operations["OnboardingController_progress"];
         put?: never;
         post?: never;
@@ -364,7 +364,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The project's ordered onboarding steps and the KPI each one records */
+        /** The project's ordered onboarding steps and the KPI each one records (read scope) */
         get: operations["OnboardingController_steps"];
         put?: never;
         post?: never;
@@ -381,7 +381,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** KPI events with their recording status, newest first */
+        /** KPI events with their recording status, newest first (read scope) */
         get: operations["OnboardingController_kpiEvents"];
         put?: never;
         post?: never;
@@ -398,7 +398,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recorded KPI events per KPI per day or ISO week of the project's time zone */
+        /** Recorded KPI events per KPI per day or ISO week of the project's time zone (read scope) */
         get: operations["OnboardingController_kpiStats"];
         put?: never;
         post?: never;
@@ -415,11 +415,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Raw operational metrics of the last 30 days, newest first */
+        /** Raw operational metrics of the last 30 days, newest first (read scope) */
         get: operations["ProjectOperationalMetricsController_list"];
         put?: never;
         /**
-         * Record operational metrics (1–1000); invalid ones are rejected one by one
+         * Record operational metrics (1–1000); invalid ones are rejected one by one (ingest scope)
          * @description Valid metrics are stored; each invalid one is listed in `rejected` with its index, code and reason.
          */
         post: operations["ProjectOperationalMetricsController_record"];
@@ -436,7 +436,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Daily operational metrics (count, sum, min, max, avg, p95) per type and label set, days ascending */
+        /** Daily operational metrics (count, sum, min, max, avg, p95) per type and label set, days ascending (read scope) */
         get: operations["ProjectOperationalMetricsController_daily"];
         put?: never;
         post?: never;
@@ -487,7 +487,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Quality metrics of a completed session */
+        /** Quality metrics of a completed session (read scope) */
         get: operations["SessionMetricsController_get"];
         put?: never;
         post?: never;
@@ -506,7 +506,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run the metrics pipeline for one session now and answer its metrics */
+        /** Run the metrics pipeline for one session now and answer its metrics (admin scope) */
         post: operations["SessionMetricsController_recompute"];
         delete?: never;
         options?: never;
@@ -521,7 +521,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Attempts of the session metrics pipeline, newest first */
+        /** Attempts of the session metrics pipeline, newest first (read scope) */
         get: operations["SessionMetricsController_listRuns"];
         put?: never;
         post?: never;
@@ -538,7 +538,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Session quality metrics over the sessions started in [from, to) */
+        /** Session quality metrics over the sessions started in [from, to) (read scope) */
         get: operations["SessionMetricsController_stats"];
         put?: never;
         post?: never;
@@ -555,7 +555,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The metric catalogue: every metric with its unit, source, grains, breakdowns and drilldowns */
+        /** The metric catalogue: every metric with its unit, source, grains, breakdowns and drilldowns (read scope) */
         get: operations["MetricsController_catalogue"];
         put?: never;
         post?: never;
@@ -572,7 +572,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The latest summary snapshot at or before `at` (default now) */
+        /** The latest summary snapshot at or before `at` (default now) (read scope) */
         get: operations["MetricsController_summary"];
         put?: never;
         post?: never;
@@ -589,7 +589,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A metric per time bucket of [from, to) in the project timezone, gaps filled (at most 2,000 buckets) */
+        /** A metric per time bucket of [from, to) in the project timezone, gaps filled (at most 2,000 buckets) (read scope) */
         get: operations["MetricsController_trend"];
         put?: never;
         post?: never;
@@ -606,7 +606,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A metric per dimension value over the day buckets of [from, to), combined from components, largest first */
+        /** A metric per dimension value over the day buckets of [from, to), combined from components, largest first (read scope) */
         get: operations["MetricsController_breakdown"];
         put?: never;
         post?: never;
@@ -623,7 +623,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The entities behind a metric in the day buckets of [from, to), newest first (kept 30 days) */
+        /** The entities behind a metric in the day buckets of [from, to), newest first (kept 30 days) (read scope) */
         get: operations["MetricsController_drilldown"];
         put?: never;
         post?: never;

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { ApiProblems } from '../common/http/api-docs.js';
 import { PageQueryDto } from '../common/pagination/cursor.js';
 import { ProjectAccess } from './access.decorators.js';
 import { ApiKeysService } from './api-keys.service.js';
@@ -16,7 +16,7 @@ export class ApiKeysController {
   @ProjectAccess('admin')
   @ApiOperation({ summary: 'Create an API key; the key is shown only in this answer' })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   create(@Param('projectId') projectId: string, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     return this.apiKeys.create(projectId, body);
   }
@@ -25,7 +25,7 @@ export class ApiKeysController {
   @ProjectAccess('admin')
   @ApiOperation({ summary: "List the project's API keys (never the keys themselves)" })
   @ApiOkResponse({ type: ApiKeyListDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   list(@Param('projectId') projectId: string, @Query() query: PageQueryDto): Promise<ApiKeyListDto> {
     return this.apiKeys.list(projectId, query.limit, query.cursor);
   }
@@ -35,7 +35,7 @@ export class ApiKeysController {
   @ProjectAccess('admin')
   @ApiOperation({ summary: 'Revoke an API key; it stops working at once' })
   @ApiNoContentResponse({ description: 'Revoked' })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'API_KEY_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'API_KEY_NOT_FOUND')
   async revoke(@Param('projectId') projectId: string, @Param('keyId') keyId: string): Promise<void> {
     await this.apiKeys.revoke(projectId, keyId);
   }

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
-import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { ApiProblems } from '../common/http/api-docs.js';
 import { IngestEventsDto, IngestResultDto } from './dto/ingest-events.dto.js';
 import { EventsService } from './events.service.js';
 
@@ -14,11 +14,11 @@ export class EventsController {
   @HttpCode(200)
   @ProjectAccess('ingest')
   @ApiOperation({
-    summary: 'Ingest a batch of tracking events (ingest scope)',
+    summary: 'Ingest a batch of tracking events',
     description: 'Valid events are stored; invalid ones are listed in `rejected` by index; a repeated eventId counts as a duplicate.',
   })
   @ApiOkResponse({ type: IngestResultDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   ingest(@Param('projectId') projectId: string, @Body() body: IngestEventsDto): Promise<IngestResultDto> {
     return this.events.ingest(projectId, body.events);
   }

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
-import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { ApiProblems } from '../common/http/api-docs.js';
 import {
   BreakdownDto,
   BreakdownQueryDto,
@@ -24,7 +24,7 @@ export class MetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'The metric catalogue: every metric with its unit, source, grains, breakdowns and drilldowns' })
   @ApiOkResponse({ type: MetricCatalogueDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   catalogue(): MetricCatalogueDto {
     return this.metrics.catalogue();
   }
@@ -33,7 +33,7 @@ export class MetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'The latest summary snapshot at or before `at` (default now)' })
   @ApiOkResponse({ type: MetricsSummaryDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'METRICS_SUMMARY_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'METRICS_SUMMARY_NOT_FOUND')
   summary(@Param('projectId') projectId: string, @Query() query: SummaryQueryDto): Promise<MetricsSummaryDto> {
     return this.metrics.summary(projectId, query.at);
   }
@@ -42,7 +42,7 @@ export class MetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'A metric per time bucket of [from, to) in the project timezone, gaps filled (at most 2,000 buckets)' })
   @ApiOkResponse({ type: TrendDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'METRIC_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'METRIC_NOT_FOUND')
   trend(@Param('projectId') projectId: string, @Param('metricKey') metricKey: string, @Query() query: TrendQueryDto): Promise<TrendDto> {
     return this.metrics.trend(projectId, metricKey, query);
   }
@@ -51,7 +51,7 @@ export class MetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'A metric per dimension value over the day buckets of [from, to), combined from components, largest first' })
   @ApiOkResponse({ type: BreakdownDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'METRIC_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'METRIC_NOT_FOUND')
   breakdown(@Param('projectId') projectId: string, @Param('metricKey') metricKey: string, @Query() query: BreakdownQueryDto): Promise<BreakdownDto> {
     return this.metrics.breakdown(projectId, metricKey, query);
   }
@@ -60,7 +60,7 @@ export class MetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'The entities behind a metric in the day buckets of [from, to), newest first (kept 30 days)' })
   @ApiOkResponse({ type: DrilldownPageDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'METRIC_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'METRIC_NOT_FOUND')
   drilldown(
     @Param('projectId') projectId: string,
     @Param('metricKey') metricKey: string,

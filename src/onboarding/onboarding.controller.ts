@@ -2,7 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@n
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
 import { AppError } from '../common/errors/app-error.js';
-import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { ApiProblems } from '../common/http/api-docs.js';
 import type { Page } from '../common/pagination/cursor.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { CompleteStepBodyDto, CompleteStepPathDto, StepCompletionDto, UserPathDto } from './dto/complete-step.dto.js';
@@ -36,7 +36,7 @@ export class OnboardingController {
     description: `Repeats with the same key and request get the first answer; with another request, 422 IDEMPOTENCY_KEY_REUSED (${COMPLETE_STEP_RULES.idempotencyKey.minLength}–${COMPLETE_STEP_RULES.idempotencyKey.maxLength} visible ASCII characters)`,
   })
   @ApiOkResponse({ type: StepCompletionDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'ONBOARDING_STEP_NOT_FOUND', 'ONBOARDING_STEP_NOT_ELIGIBLE', 'IDEMPOTENCY_KEY_REUSED')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'ONBOARDING_STEP_NOT_FOUND', 'ONBOARDING_STEP_NOT_ELIGIBLE', 'IDEMPOTENCY_KEY_REUSED')
   completeStep(
     @Param() path: CompleteStepPathDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -62,7 +62,7 @@ export class OnboardingController {
   @ProjectAccess('read')
   @ApiOperation({ summary: "A user's onboarding progress, step by step" })
   @ApiOkResponse({ type: OnboardingProgressDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   progress(@Param() path: UserPathDto): Promise<OnboardingProgressDto> {
     return this.onboarding.progress(path.projectId, path.userId);
   }
@@ -71,7 +71,7 @@ export class OnboardingController {
   @ProjectAccess('read')
   @ApiOperation({ summary: "The project's ordered onboarding steps and the KPI each one records" })
   @ApiOkResponse({ type: OnboardingStepListDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   steps(@Param('projectId') projectId: string): Promise<OnboardingStepListDto> {
     return this.onboarding.stepList(projectId);
   }
@@ -80,7 +80,7 @@ export class OnboardingController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'KPI events with their recording status, newest first' })
   @ApiOkResponse({ type: KpiEventPageDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   kpiEvents(@Param('projectId') projectId: string, @Query() query: KpiEventQueryDto): Promise<Page<KpiEventDto>> {
     return this.onboarding.kpiEvents(projectId, query);
   }
@@ -89,7 +89,7 @@ export class OnboardingController {
   @ProjectAccess('read')
   @ApiOperation({ summary: "Recorded KPI events per KPI per day or ISO week of the project's time zone" })
   @ApiOkResponse({ type: KpiStatsDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   async kpiStats(@Param('projectId') projectId: string, @Query() query: KpiStatsQueryDto): Promise<KpiStatsDto> {
     return this.onboarding.kpiStats(await this.projects.get(projectId), query);
   }

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly, ProjectAccess } from '../auth/access.decorators.js';
-import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { ApiProblems } from '../common/http/api-docs.js';
 import type { Page } from '../common/pagination/cursor.js';
 import { SYSTEM_PROJECT_ID } from '../projects/projects.repository.js';
 import {
@@ -28,7 +28,7 @@ export class ProjectOperationalMetricsController {
     description: 'Valid metrics are stored; each invalid one is listed in `rejected` with its index, code and reason.',
   })
   @ApiOkResponse({ type: RecordOperationalMetricsResultDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   record(@Param('projectId') projectId: string, @Body() body: RecordOperationalMetricsDto): Promise<RecordOperationalMetricsResultDto> {
     return this.metrics.record(projectId, body.metrics);
   }
@@ -37,7 +37,7 @@ export class ProjectOperationalMetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'Raw operational metrics of the last 30 days, newest first' })
   @ApiOkResponse({ type: OperationalMetricPageDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   list(@Param('projectId') projectId: string, @Query() query: OperationalMetricsQueryDto): Promise<Page<OperationalMetricDto>> {
     return this.metrics.list(projectId, query);
   }
@@ -46,7 +46,7 @@ export class ProjectOperationalMetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'Daily operational metrics (count, sum, min, max, avg, p95) per type and label set, days ascending' })
   @ApiOkResponse({ type: OperationalMetricDaysDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   daily(@Param('projectId') projectId: string, @Query() query: OperationalMetricsDailyQueryDto): Promise<OperationalMetricDaysDto> {
     return this.metrics.daily(projectId, query);
   }
@@ -60,17 +60,17 @@ export class SystemOperationalMetricsController {
   constructor(private readonly metrics: OperationalMetricsService) {}
 
   @Get()
-  @ApiOperation({ summary: "The service's own raw operational metrics, newest first (admin key)" })
+  @ApiOperation({ summary: "The service's own raw operational metrics, newest first" })
   @ApiOkResponse({ type: OperationalMetricPageDto })
-  @ApiKeyAuth()
+  @ApiProblems('VALIDATION_FAILED')
   list(@Query() query: OperationalMetricsQueryDto): Promise<Page<OperationalMetricDto>> {
     return this.metrics.list(SYSTEM_PROJECT_ID, query);
   }
 
   @Get('daily')
-  @ApiOperation({ summary: "The service's own daily operational metrics, days ascending (admin key)" })
+  @ApiOperation({ summary: "The service's own daily operational metrics, days ascending" })
   @ApiOkResponse({ type: OperationalMetricDaysDto })
-  @ApiKeyAuth()
+  @ApiProblems('VALIDATION_FAILED')
   daily(@Query() query: OperationalMetricsDailyQueryDto): Promise<OperationalMetricDaysDto> {
     return this.metrics.daily(SYSTEM_PROJECT_ID, query);
   }

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
-import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { ApiProblems } from '../common/http/api-docs.js';
 import {
   PipelineRunPageDto,
   PipelineRunsQueryDto,
@@ -20,7 +20,7 @@ export class SessionMetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'Quality metrics of a completed session' })
   @ApiOkResponse({ type: SessionMetricsDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'SESSION_ID_INVALID', 'SESSION_NOT_FOUND', 'SESSION_METRICS_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'SESSION_ID_INVALID', 'SESSION_NOT_FOUND', 'SESSION_METRICS_NOT_FOUND')
   get(@Param('projectId') projectId: string, @Param('sessionId') sessionId: string): Promise<SessionMetricsDto> {
     return this.sessionMetrics.getMetrics(projectId, sessionId);
   }
@@ -30,7 +30,8 @@ export class SessionMetricsController {
   @ProjectAccess('admin')
   @ApiOperation({ summary: 'Run the metrics pipeline for one session now and answer its metrics' })
   @ApiOkResponse({ type: SessionMetricsDto })
-  @ApiKeyAuth(
+  @ApiProblems(
+    'VALIDATION_FAILED',
     'PROJECT_NOT_FOUND',
     'SESSION_ID_INVALID',
     'SESSION_NOT_FOUND',
@@ -47,7 +48,7 @@ export class SessionMetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'Attempts of the session metrics pipeline, newest first' })
   @ApiOkResponse({ type: PipelineRunPageDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   listRuns(@Param('projectId') projectId: string, @Query() query: PipelineRunsQueryDto): Promise<PipelineRunPageDto> {
     return this.sessionMetrics.listRuns(projectId, query);
   }
@@ -56,7 +57,7 @@ export class SessionMetricsController {
   @ProjectAccess('read')
   @ApiOperation({ summary: 'Session quality metrics over the sessions started in [from, to)' })
   @ApiOkResponse({ type: SessionMetricsStatsDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   stats(@Param('projectId') projectId: string, @Query() query: SessionMetricsStatsQueryDto): Promise<SessionMetricsStatsDto> {
     return this.sessionMetrics.stats(projectId, query.from, query.to);
   }

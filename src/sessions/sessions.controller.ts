@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
-import { ApiKeyAuth } from '../common/http/api-docs.js';
+import { ApiProblems } from '../common/http/api-docs.js';
 import type { Page } from '../common/pagination/cursor.js';
 import {
   JourneyPathListDto,
@@ -22,45 +22,45 @@ export class SessionsController {
 
   @Get('sessions')
   @ProjectAccess('read')
-  @ApiOperation({ summary: 'List sessions started in [from, to), newest first (read scope)' })
+  @ApiOperation({ summary: 'List sessions started in [from, to), newest first' })
   @ApiOkResponse({ type: SessionPageDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   list(@Param('projectId') projectId: string, @Query() query: SessionsQueryDto): Promise<Page<SessionDto>> {
     return this.sessions.list(projectId, query);
   }
 
   @Get('sessions/:sessionId')
   @ProjectAccess('read')
-  @ApiOperation({ summary: 'Get one session (read scope)' })
+  @ApiOperation({ summary: 'Get one session' })
   @ApiOkResponse({ type: SessionDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND', 'SESSION_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'SESSION_NOT_FOUND')
   get(@Param('projectId') projectId: string, @Param('sessionId') sessionId: string): Promise<SessionDto> {
     return this.sessions.get(projectId, sessionId);
   }
 
   @Get('stats/sessions')
   @ProjectAccess('read')
-  @ApiOperation({ summary: 'Session statistics over sessions started in [from, to) (read scope)' })
+  @ApiOperation({ summary: 'Session statistics over sessions started in [from, to)' })
   @ApiOkResponse({ type: SessionStatsDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   stats(@Param('projectId') projectId: string, @Query() query: RangeQueryDto): Promise<SessionStatsDto> {
     return this.sessions.stats(projectId, query);
   }
 
   @Get('journeys/paths')
   @ProjectAccess('read')
-  @ApiOperation({ summary: 'Most common whole journey paths of sessions started in [from, to) (read scope)' })
+  @ApiOperation({ summary: 'Most common whole journey paths of sessions started in [from, to)' })
   @ApiOkResponse({ type: JourneyPathListDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   paths(@Param('projectId') projectId: string, @Query() query: JourneyQueryDto): Promise<JourneyPathListDto> {
     return this.sessions.journeyPaths(projectId, query);
   }
 
   @Get('journeys/transitions')
   @ProjectAccess('read')
-  @ApiOperation({ summary: 'Page-to-page transitions (entry from null, exit to null) for a Sankey chart (read scope)' })
+  @ApiOperation({ summary: 'Page-to-page transitions (entry from null, exit to null) for a Sankey chart' })
   @ApiOkResponse({ type: JourneyTransitionListDto })
-  @ApiKeyAuth('PROJECT_NOT_FOUND')
+  @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
   transitions(@Param('projectId') projectId: string, @Query() query: JourneyQueryDto): Promise<JourneyTransitionListDto> {
     return this.sessions.journeyTransitions(projectId, query);
   }

@@ -1,4 +1,5 @@
 import { ERROR_CODES } from '../../src/common/errors/error-catalogue.js';
+import { createProject } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -14,6 +15,27 @@ const JSON_BODY_OPERATIONS = [
   'POST /v1/projects/{projectId}/operational-metrics',
   'POST /v1/projects/{projectId}/users/{userId}/onboarding/steps/{step}/complete',
 ];
+
+/** How each value of `x-required-scope` reads at the end of a summary, by hand. */
+const ACCESS_WORDS: Record<string, string> = {
+  none: '(no key)',
+  'admin-key': '(admin key)',
+  any: '(any key of the project)',
+  ingest: '(ingest scope)',
+  read: '(read scope)',
+  admin: '(admin scope)',
+};
+
+/** Who gets past the guard for each `x-required-scope`: no key, a project key of each scope, the admin key. */
+const CALLERS = ['no key', 'ingest key', 'read key', 'admin-scope key', 'admin key'] as const;
+const LET_THROUGH: Record<string, string[]> = {
+  none: ['passes', 'passes', 'passes', 'passes', 'passes'],
+  'admin-key': ['401', '403', '403', '403', 'passes'],
+  any: ['401', 'passes', 'passes', 'passes', 'passes'],
+  ingest: ['401', 'passes', '403', 'passes', 'passes'],
+  read: ['401', '403', 'passes', 'passes', 'passes'],
+  admin: ['401', '403', '403', 'passes', 'passes'],
+};
 
 /** Every `$ref` in the document, so each can be checked to resolve. */
 function refs(node: unknown, found: string[] = []): string[] {
@@ -133,6 +155,38 @@ describe('OpenAPI document', () => {
         [where, 415, 'UNSUPPORTED_MEDIA_TYPE', 'application/problem+json; charset=utf-8'],
       ]);
     }
+  });
+
+  it('states on every operation the access it needs, the same way, and the guard lets through exactly those callers', async () => {
+    const project = await createProject(t);
+    const keys = [null, project.keys.ingest, project.keys.read, project.keys.admin, t.adminKey];
+    const tally: Record<string, number> = {};
+    for (const { path, method, op, where } of operationsOf(doc)) {
+      const scope = op['x-required-scope'];
+      tally[scope] = (tally[scope] ?? 0) + 1;
+      expect([where, scope, op.summary.endsWith(` ${ACCESS_WORDS[scope]}`)]).toEqual([where, expect.any(String), true]);
+      const statuses = Object.keys(op.responses);
+      if (scope === 'none') {
+        expect([where, op.security, statuses.includes('401')]).toEqual([where, undefined, false]);
+      } else {
+        expect([where, op.security, statuses.includes('401') && statuses.includes('403')]).toEqual([where, [{ bearer: [] }], true]);
+      }
+
+      const url = path
+        .replace('{projectId}', project.id)
+        .replace('{step}', '1')
+        .replace(/\{(\w+)\}/g, 'some-$1');
+      const outcomes: string[] = [];
+      for (const key of keys) {
+        const res = await t.request({ method: method.toUpperCase() as 'GET', url, key });
+        outcomes.push(res.status === 401 || res.status === 403 ? String(res.status) : 'passes');
+      }
+      expect([where, Object.fromEntries(CALLERS.map((c, i) => [c, outcomes[i]]))]).toEqual([
+        where,
+        Object.fromEntries(CALLERS.map((c, i) => [c, LET_THROUGH[scope]?.[i]])),
+      ]);
+    }
+    expect(tally).toEqual({ none: 2, 'admin-key': 8, any: 1, ingest: 3, read: 21, admin: 6 });
   });
 
   it('serves the Swagger UI at /docs', async () => {

@@ -1,12 +1,21 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiResponse, getSchemaPath, type OpenAPIObject, type OperationObject, type ResponseObject } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiExtension,
+  ApiResponse,
+  getSchemaPath,
+  type OpenAPIObject,
+  type OperationObject,
+  type ResponseObject,
+} from '@nestjs/swagger';
+import type { AccessRule } from '../../auth/access.decorators.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors/error-catalogue.js';
 import { ProblemDto } from '../errors/problem.dto.js';
 import { PROBLEM_MEDIA_TYPE } from '../errors/problem.filter.js';
 
 /**
  * Documents the problem answers a route can give: one response per status, listing its codes.
- * Authenticated routes get 401 and 403 added.
+ * The access decorators add 401 and 403 to authenticated routes.
  */
 export function ApiProblems(...codes: ErrorCode[]) {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -23,9 +32,33 @@ export function ApiProblems(...codes: ErrorCode[]) {
   );
 }
 
-/** An API-key route: bearer auth plus its 401/403 problems and any others named. */
-export function ApiKeyAuth(...codes: ErrorCode[]) {
-  return applyDecorators(ApiBearerAuth(), ApiProblems('UNAUTHENTICATED', 'FORBIDDEN', 'VALIDATION_FAILED', ...codes));
+/**
+ * The OpenAPI extension on every operation that says what it needs: `none` (public), `admin-key`
+ * (the service's admin key only), or what a key of the project in the path needs: a scope
+ * (`ingest`, `read`, `admin`) or `any` of its keys. The admin key may call every operation.
+ */
+export const REQUIRED_SCOPE = 'x-required-scope';
+export type RequiredScope = 'none' | 'admin-key' | Extract<AccessRule, { kind: 'project' }>['scope'];
+
+/** The same, in words at the end of each operation's summary. */
+const REQUIRED_SCOPE_WORDS: Record<RequiredScope, string> = {
+  none: 'no key',
+  'admin-key': 'admin key',
+  any: 'any key of the project',
+  ingest: 'ingest scope',
+  read: 'read scope',
+  admin: 'admin scope',
+};
+
+/**
+ * Documents an access rule; applied by the access decorators (Public, AdminOnly, ProjectAccess)
+ * with the rule itself, never on its own. An authenticated route gets the bearer security
+ * requirement, its REQUIRED_SCOPE and its 401 and 403 problems.
+ */
+export function ApiAccess(rule: AccessRule) {
+  const scope: RequiredScope = rule.kind === 'public' ? 'none' : rule.kind === 'admin' ? 'admin-key' : rule.scope;
+  if (scope === 'none') return ApiExtension(REQUIRED_SCOPE, scope);
+  return applyDecorators(ApiExtension(REQUIRED_SCOPE, scope), ApiBearerAuth(), ApiProblems('UNAUTHENTICATED', 'FORBIDDEN'));
 }
 
 /**
@@ -36,11 +69,15 @@ const BODY_PROBLEMS: readonly ErrorCode[] = ['MALFORMED_JSON', 'PAYLOAD_TOO_LARG
 
 /**
  * Adds to the document @nestjs/swagger built what holds for whole classes of operations rather
- * than for one route: every operation with a request body gets the body problems.
+ * than for one route: every operation with a request body gets the body problems, and every
+ * summary ends with its REQUIRED_SCOPE in words (done here, not by the decorator, so that it does
+ * not depend on the order of decorators).
  */
 export function completeOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
   for (const operation of operationsOf(document)) {
     if (operation.requestBody) addProblems(operation, BODY_PROBLEMS);
+    const scope = (operation as { [REQUIRED_SCOPE]?: RequiredScope })[REQUIRED_SCOPE];
+    if (scope) operation.summary = `${operation.summary ?? ''} (${REQUIRED_SCOPE_WORDS[scope]})`.trimStart();
   }
   return document;
 }

@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
 import { ApiProblems } from '../common/http/api-docs.js';
 import {
@@ -25,6 +25,9 @@ export class MetricsController {
   @ApiOperation({ summary: 'The metric catalogue: every metric with its unit, source, grains, breakdowns and drilldowns' })
   @ApiOkResponse({ type: MetricCatalogueDto })
   @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND')
+  // The catalogue is the same for every project, so the handler reads no projectId; the path
+  // (and the access check) still has one, which the document must declare.
+  @ApiParam({ name: 'projectId', type: String })
   catalogue(): MetricCatalogueDto {
     return this.metrics.catalogue();
   }

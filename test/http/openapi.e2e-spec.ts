@@ -189,6 +189,15 @@ describe('OpenAPI document', () => {
     expect(tally).toEqual({ none: 2, 'admin-key': 8, any: 1, ingest: 3, read: 21, admin: 6 });
   });
 
+  it('declares every {param} of a path as a required path parameter of each of its operations', () => {
+    for (const { path, op, where } of operationsOf(doc)) {
+      const templated = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+      const declared = (op.parameters ?? []).filter((p: any) => p.in === 'path');
+      expect([where, declared.map((p: any) => p.name).sort()]).toEqual([where, templated]);
+      for (const p of declared) expect([where, p.name, p.required]).toEqual([where, p.name, true]);
+    }
+  });
+
   it('serves the Swagger UI at /docs', async () => {
     const res = await t.request({ url: '/docs', key: null });
     expect(res.status).toBe(200);

@@ -674,7 +674,7 @@ export interface components {
             schedule: string | null;
             /** Format: date-time */
             nextRunAt: string | null;
-            lastRun: components["schemas"]["JobRunDto"] | null;
+            lastRun: components["schemas"]["JobRunDto"] | (never | null);
         };
         JobListDto: {
             data: components["schemas"]["JobDto"][];
@@ -992,7 +992,7 @@ export interface components {
             completed: boolean;
             /** Format: date-time */
             completedAt: string | null;
-            kpiEvent: components["schemas"]["KpiEventRefDto"] | null;
+            kpiEvent: components["schemas"]["KpiEventRefDto"] | (never | null);
         };
         OnboardingProgressDto: {
             /** @example user-42 */

@@ -1,4 +1,7 @@
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import { ERROR_CODES } from '../../src/common/errors/error-catalogue.js';
+import { completeStep } from '../factories/onboarding.js';
 import { createProject } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -45,6 +48,33 @@ function refs(node: unknown, found: string[] = []): string[] {
       if (key === '$ref' && typeof value === 'string') found.push(value);
       else refs(value, found);
     }
+  }
+  return found;
+}
+
+/**
+ * Checks a value against a schema of the document as a strict client would: Ajv (which knows
+ * OpenAPI 3.0's `nullable`) with formats, every `$ref` resolved within the document.
+ * Answers the errors, [] when the value is valid.
+ */
+function documentValidator(doc: any): (schema: object, value: unknown) => string[] {
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  // `example` is an OpenAPI annotation; `components` only holds the schemas the refs point into.
+  ajv.addVocabulary(['example', 'components']);
+  addFormats.default(ajv);
+  ajv.addSchema({ $id: 'openapi.json', components: doc.components });
+  return (schema, value) => {
+    const validate = ajv.compile({ $ref: `openapi.json${(schema as { $ref: string }).$ref}` });
+    return validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+  };
+}
+
+/** Every schema object of the document that has `nullable`. */
+function nullableSchemas(node: unknown, at = '#', found: { at: string; schema: any }[] = []) {
+  if (Array.isArray(node)) node.forEach((n, i) => nullableSchemas(n, `${at}/${i}`, found));
+  else if (node && typeof node === 'object') {
+    if ('nullable' in node) found.push({ at, schema: node });
+    for (const [key, value] of Object.entries(node)) nullableSchemas(value, `${at}/${key}`, found);
   }
   return found;
 }
@@ -196,6 +226,42 @@ describe('OpenAPI document', () => {
       expect([where, declared.map((p: any) => p.name).sort()]).toEqual([where, templated]);
       for (const p of declared) expect([where, p.name, p.required]).toEqual([where, p.name, true]);
     }
+  });
+
+  it('documents nullable values so that a strict OpenAPI 3.0 validator accepts null: `nullable` only beside a `type`, never beside a reference', () => {
+    const found = nullableSchemas(doc.components);
+    expect(found.length).toBeGreaterThan(40);
+    for (const { at, schema } of found) {
+      expect([at, typeof schema.type, ['$ref', 'allOf', 'oneOf', 'anyOf'].filter((k) => k in schema)]).toEqual([at, 'string', []]);
+    }
+  });
+
+  it('validates real answers with null and non-null object references: GET /v1/jobs (lastRun), onboarding progress (kpiEvent)', async () => {
+    const validate = documentValidator(doc);
+    const ok = (path: string) => doc.paths[path].get.responses['200'].content['application/json'].schema;
+
+    expect((await t.request({ method: 'POST', url: '/v1/jobs/job-runs-prune/runs?wait=true' })).status).toBe(200);
+    const jobs = await t.request({ url: '/v1/jobs' });
+    expect(jobs.status).toBe(200);
+    expect(new Set(jobs.body.data.map((j: any) => (j.lastRun === null ? 'null' : typeof j.lastRun)))).toEqual(new Set(['null', 'object']));
+    expect(validate(ok('/v1/jobs'), jobs.body)).toEqual([]);
+
+    const project = await createProject(t);
+    expect((await completeStep(t, project, 'ada', 1)).status).toBe(200);
+    const progress = await t.request({ url: `/v1/projects/${project.id}/users/ada/onboarding`, key: project.keys.read });
+    expect(progress.status).toBe(200);
+    expect(progress.body.steps.map((s: any) => (s.kpiEvent === null ? 'null' : typeof s.kpiEvent))).toEqual([
+      'object',
+      'null',
+      'null',
+      'null',
+      'null',
+    ]);
+    expect(validate(ok('/v1/projects/{projectId}/users/{userId}/onboarding'), progress.body)).toEqual([]);
+
+    // The validator is strict both ways: a wrong object or a missing field is refused.
+    const broken = { ...progress.body, steps: [{ ...progress.body.steps[0], kpiEvent: { status: 42 } }] };
+    expect(validate(ok('/v1/projects/{projectId}/users/{userId}/onboarding'), broken)).not.toEqual([]);
   });
 
   it('serves the Swagger UI at /docs', async () => {

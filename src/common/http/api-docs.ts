@@ -7,6 +7,7 @@ import {
   type OpenAPIObject,
   type OperationObject,
   type ResponseObject,
+  type SchemaObject,
 } from '@nestjs/swagger';
 import type { AccessRule } from '../../auth/access.decorators.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors/error-catalogue.js';
@@ -69,9 +70,9 @@ const BODY_PROBLEMS: readonly ErrorCode[] = ['MALFORMED_JSON', 'PAYLOAD_TOO_LARG
 
 /**
  * Adds to the document @nestjs/swagger built what holds for whole classes of operations rather
- * than for one route: every operation with a request body gets the body problems, and every
- * summary ends with its REQUIRED_SCOPE in words (done here, not by the decorator, so that it does
- * not depend on the order of decorators).
+ * than for one route: every operation with a request body gets the body problems, every summary
+ * ends with its REQUIRED_SCOPE in words (done here, not by the decorator, so that it does not
+ * depend on the order of decorators), and nullable references are made to admit null.
  */
 export function completeOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
   for (const operation of operationsOf(document)) {
@@ -79,7 +80,30 @@ export function completeOpenApiDocument(document: OpenAPIObject): OpenAPIObject 
     const scope = (operation as { [REQUIRED_SCOPE]?: RequiredScope })[REQUIRED_SCOPE];
     if (scope) operation.summary = `${operation.summary ?? ''} (${REQUIRED_SCOPE_WORDS[scope]})`.trimStart();
   }
+  rewriteNullableReferences(document);
   return document;
+}
+
+/**
+ * @nestjs/swagger documents `@ApiProperty({ type: SomeDto, nullable: true })` as
+ * `{ nullable: true, type: 'object', allOf: [{ $ref }] }`, which rejects null: in OpenAPI 3.0
+ * `nullable` widens only the `type` beside it, and the `allOf` still demands the object. Each
+ * becomes `oneOf` the object or a schema that admits only null, which strict validators accept
+ * for both and openapi-typescript reads as `SomeDto | null`.
+ */
+function rewriteNullableReferences(node: unknown): void {
+  if (Array.isArray(node)) return node.forEach(rewriteNullableReferences);
+  if (!node || typeof node !== 'object') return;
+  const schema = node as SchemaObject;
+  const reference = schema.allOf?.length === 1 && '$ref' in schema.allOf[0] ? schema.allOf[0] : undefined;
+  if (schema.nullable === true && reference && schema.properties === undefined) {
+    delete schema.nullable;
+    delete schema.type;
+    delete schema.allOf;
+    schema.oneOf = [reference, { type: 'object', nullable: true, enum: [null] }];
+    return;
+  }
+  Object.values(node).forEach(rewriteNullableReferences);
 }
 
 function operationsOf(document: OpenAPIObject): OperationObject[] {

@@ -1371,6 +1371,59 @@ export interface components {
             instance?: string;
             /** @description One entry per bad field (validation only) */
             errors?: components["schemas"]["FieldErrorDto"][];
+            /**
+             * @description `ONBOARDING_STEP_NOT_ELIGIBLE`: the earlier steps still open
+             * @example [
+             *       1,
+             *       2
+             *     ]
+             */
+            missingSteps?: number[];
+            /**
+             * @description `ONBOARDING_STEP_NOT_FOUND`: the project's steps
+             * @example [
+             *       1,
+             *       2,
+             *       3,
+             *       4,
+             *       5
+             *     ]
+             */
+            steps?: number[];
+            /**
+             * @description `SESSION_NOT_FOUND`, `SESSION_NOT_COMPLETED`, `SESSION_DATA_INVALID` (session metrics): the session concerned
+             * @example s-42
+             */
+            sessionId?: string;
+            /**
+             * @description `SESSION_NOT_COMPLETED`: the status the session has
+             * @example active
+             */
+            sessionStatus?: string;
+            /** @description `SESSION_DATA_INVALID`: each reason the session cannot give valid metrics */
+            problems?: string[];
+            /**
+             * @description `SERVICE_UNAVAILABLE` (readiness): the health check result, each check by name under `error` (failed) and `details` (all)
+             * @example {
+             *       "status": "error",
+             *       "info": {},
+             *       "error": {
+             *         "database": {
+             *           "status": "down",
+             *           "message": "timeout exceeded"
+             *         }
+             *       },
+             *       "details": {
+             *         "database": {
+             *           "status": "down",
+             *           "message": "timeout exceeded"
+             *         }
+             *       }
+             *     }
+             */
+            checks?: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;

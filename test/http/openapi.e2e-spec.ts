@@ -3,6 +3,7 @@ import addFormats from 'ajv-formats';
 import { ERROR_CODES } from '../../src/common/errors/error-catalogue.js';
 import { completeStep } from '../factories/onboarding.js';
 import { createProject } from '../factories/projects.js';
+import { createSession } from '../factories/sessions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -18,6 +19,9 @@ const JSON_BODY_OPERATIONS = [
   'POST /v1/projects/{projectId}/operational-metrics',
   'POST /v1/projects/{projectId}/users/{userId}/onboarding/steps/{step}/complete',
 ];
+
+const COMPLETE_STEP = '/v1/projects/{projectId}/users/{userId}/onboarding/steps/{step}/complete';
+const RECOMPUTE = '/v1/projects/{projectId}/sessions/{sessionId}/metrics/recompute';
 
 /** How each value of `x-required-scope` reads at the end of a summary, by hand. */
 const ACCESS_WORDS: Record<string, string> = {
@@ -65,7 +69,7 @@ function documentValidator(doc: any): (schema: object, value: unknown) => string
   ajv.addSchema({ $id: 'openapi.json', components: doc.components });
   return (schema, value) => {
     const validate = ajv.compile({ $ref: `openapi.json${(schema as { $ref: string }).$ref}` });
-    return validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+    return validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
   };
 }
 
@@ -262,6 +266,51 @@ describe('OpenAPI document', () => {
     // The validator is strict both ways: a wrong object or a missing field is refused.
     const broken = { ...progress.body, steps: [{ ...progress.body.steps[0], kpiEvent: { status: 42 } }] };
     expect(validate(ok('/v1/projects/{projectId}/users/{userId}/onboarding'), broken)).not.toEqual([]);
+  });
+
+  it('documents the extension members problems carry, and real problems validate against a closed ProblemDto', async () => {
+    const extensions = ['checks', 'missingSteps', 'problems', 'sessionId', 'sessionStatus', 'steps'];
+    const problem = doc.components.schemas.ProblemDto;
+    for (const name of extensions) expect([name, problem.properties[name]?.description]).toEqual([name, expect.any(String)]);
+    expect(extensions.filter((e) => problem.required.includes(e))).toEqual([]);
+
+    // Closed, so that any member a real problem has and the document lacks fails the check.
+    const closed = structuredClone(doc);
+    closed.components.schemas.ProblemDto.additionalProperties = false;
+    const validate = documentValidator(closed);
+    const project = await createProject(t);
+    const recompute = (sessionId: string) =>
+      t.request({ method: 'POST', url: `/v1/projects/${project.id}/sessions/${sessionId}/metrics/recompute`, key: project.keys.admin });
+    const start = new Date('2026-03-02T10:00:00Z');
+    const events = [
+      { type: 'session_start', at: 0 },
+      { type: 'draft_created', at: 20 },
+      { type: 'session_end', at: 120 },
+    ];
+    const active = await createSession(t, project.id, { events, status: 'active' });
+    const inconsistent = await createSession(t, project.id, { events, base: start, row: { started_at: new Date(start.getTime() + 30_000) } });
+    const answers = [
+      { res: await completeStep(t, project, 'grace', 2), member: 'missingSteps' },
+      { res: await completeStep(t, project, 'grace', 99), member: 'steps' },
+      { res: await recompute('nobody'), member: 'sessionId' },
+      { res: await recompute(active), member: 'sessionStatus' },
+      { res: await recompute(inconsistent), member: 'problems' },
+    ];
+    expect(answers.map(({ res }) => res.body.code)).toEqual([
+      'ONBOARDING_STEP_NOT_ELIGIBLE',
+      'ONBOARDING_STEP_NOT_FOUND',
+      'SESSION_NOT_FOUND',
+      'SESSION_NOT_COMPLETED',
+      'SESSION_DATA_INVALID',
+    ]);
+    for (const { res, member } of answers) {
+      expect([res.body.code, member in res.body]).toEqual([res.body.code, true]);
+      const schema =
+        closed.paths[res.body.code.startsWith('ONBOARDING') ? COMPLETE_STEP : RECOMPUTE].post.responses[res.status].content[
+          'application/problem+json'
+        ].schema;
+      expect([res.body.code, validate(schema, res.body)]).toEqual([res.body.code, []]);
+    }
   });
 
   it('serves the Swagger UI at /docs', async () => {

@@ -220,7 +220,7 @@ describe('OpenAPI document', () => {
         Object.fromEntries(CALLERS.map((c, i) => [c, LET_THROUGH[scope]?.[i]])),
       ]);
     }
-    expect(tally).toEqual({ none: 2, 'admin-key': 8, any: 1, ingest: 3, read: 21, admin: 6 });
+    expect(tally).toEqual({ none: 3, 'admin-key': 8, any: 1, ingest: 3, read: 21, admin: 6 });
   });
 
   it('declares every {param} of a path as a required path parameter of each of its operations', () => {
@@ -311,6 +311,17 @@ describe('OpenAPI document', () => {
         ].schema;
       expect([res.body.code, validate(schema, res.body)]).toEqual([res.body.code, []]);
     }
+  });
+
+  it('documents the Prometheus /metrics route as public text/plain, as it is served', async () => {
+    const op = doc.paths['/metrics']?.get;
+    expect(op).toMatchObject({ 'x-required-scope': 'none', responses: { 200: { content: { 'text/plain': { schema: { type: 'string' } } } } } });
+    expect(op.security).toBeUndefined();
+    expect(op.responses['200'].description).toContain('Prometheus');
+    const res = await t.request({ url: '/metrics', key: null });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.text).toMatch(/^# HELP /m);
   });
 
   it('serves the Swagger UI at /docs', async () => {

@@ -72,13 +72,17 @@ const BODY_PROBLEMS: readonly ErrorCode[] = ['MALFORMED_JSON', 'PAYLOAD_TOO_LARG
  * Adds to the document @nestjs/swagger built what holds for whole classes of operations rather
  * than for one route: every operation with a request body gets the body problems, every summary
  * ends with its REQUIRED_SCOPE in words (done here, not by the decorator, so that it does not
- * depend on the order of decorators), and nullable references are made to admit null.
+ * depend on the order of decorators), public operations get an empty security requirement, and
+ * nullable references are made to admit null.
  */
 export function completeOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
   for (const operation of operationsOf(document)) {
     if (operation.requestBody) addProblems(operation, BODY_PROBLEMS);
     const scope = (operation as { [REQUIRED_SCOPE]?: RequiredScope })[REQUIRED_SCOPE];
     if (scope) operation.summary = `${operation.summary ?? ''} (${REQUIRED_SCOPE_WORDS[scope]})`.trimStart();
+    // A public operation says so with an empty security requirement; @nestjs/swagger drops an
+    // empty one, so it is set here.
+    if (scope === 'none') operation.security = [];
   }
   rewriteNullableReferences(document);
   return document;

@@ -122,6 +122,9 @@ describe('OpenAPI document', () => {
         expect([where, op.security]).toEqual([where, [{ bearer: [] }]]);
         expect([where, statuses.includes('401') && statuses.includes('403')]).toEqual([where, true]);
       }
+      // any operation may fail unexpectedly, or find the database out of reach (a problem to retry)
+      expect([where, op.responses['500']?.description]).toEqual([where, expect.stringContaining('`INTERNAL_ERROR`')]);
+      expect([where, op.responses['503']?.description]).toEqual([where, expect.stringContaining('`SERVICE_UNAVAILABLE`')]);
     }
   });
 

@@ -67,6 +67,8 @@ export function ApiAccess(rule: AccessRule) {
  * body (with the parsers set in configureApp) ahead of guards, pipes and handlers.
  */
 const BODY_PROBLEMS: readonly ErrorCode[] = ['MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+/** Any operation may answer these: an unexpected failure, and the database out of reach (retry). */
+const EVERY_OPERATION_PROBLEMS: readonly ErrorCode[] = ['INTERNAL_ERROR', 'SERVICE_UNAVAILABLE'];
 
 /**
  * Adds to the document @nestjs/swagger built what holds for whole classes of operations rather
@@ -78,6 +80,7 @@ const BODY_PROBLEMS: readonly ErrorCode[] = ['MALFORMED_JSON', 'PAYLOAD_TOO_LARG
 export function completeOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
   for (const operation of operationsOf(document)) {
     if (operation.requestBody) addProblems(operation, BODY_PROBLEMS);
+    addProblems(operation, EVERY_OPERATION_PROBLEMS);
     const scope = (operation as { [REQUIRED_SCOPE]?: RequiredScope })[REQUIRED_SCOPE];
     if (scope) operation.summary = `${operation.summary ?? ''} (${REQUIRED_SCOPE_WORDS[scope]})`.trimStart();
     // A public operation says so with an empty security requirement; @nestjs/swagger drops an

@@ -658,8 +658,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             jobName: string;
-            /** @enum {string} */
-            trigger: "schedule" | "manual";
+            /**
+             * @description chained: started by the success of the job named in params.after
+             * @enum {string}
+             */
+            trigger: "schedule" | "manual" | "chained";
             /** @enum {string} */
             status: "queued" | "running" | "succeeded" | "failed";
             /** Format: date-time */

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { JobTrigger } from './job-runs.repository.js';
 
 /** Every job the service runs. Boot fails unless each has exactly one registered handler. */
 export const JOB_NAMES = [
@@ -16,7 +17,7 @@ export type JobCounts = Record<string, number | string | boolean | null>;
 
 export interface JobContext {
   runId: string;
-  trigger: 'schedule' | 'manual';
+  trigger: JobTrigger;
   /** Options of a manual run, e.g. `{ full: true }`. */
   params: Record<string, unknown>;
   logger: Logger;

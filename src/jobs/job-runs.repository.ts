@@ -9,7 +9,7 @@ export type JobRunStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 export interface JobRun {
   id: string;
   jobName: string;
-  trigger: 'schedule' | 'manual';
+  trigger: JobTrigger;
   status: JobRunStatus;
   scheduledFor: Date | null;
   params: Record<string, unknown>;
@@ -24,6 +24,12 @@ export interface JobRun {
 const COLUMNS = `id, job_name AS "jobName", trigger, status, scheduled_for AS "scheduledFor", params, counts, error,
   created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt", duration_ms AS "durationMs"`;
 
+/**
+ * What started a run: its schedule, an API call, or the success of another job's run that it
+ * follows (metrics-compute after session-aggregation; `params.after` names that job).
+ */
+export type JobTrigger = 'schedule' | 'manual' | 'chained';
+
 /** A run whose process stopped sending heartbeats this long ago is taken as abandoned. */
 export const ABANDONED_AFTER_SECONDS = 120;
 
@@ -37,7 +43,7 @@ export class JobRunsRepository {
    */
   async insertQueued(run: {
     jobName: string;
-    trigger: 'schedule' | 'manual';
+    trigger: JobTrigger;
     scheduledFor: Date | null;
     params: Record<string, unknown>;
   }): Promise<JobRun | undefined> {

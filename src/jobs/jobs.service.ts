@@ -14,7 +14,7 @@ import { MetricsRegistry } from '../common/observability/metrics.registry.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination/cursor.js';
 import { OperationalMetricsCollector } from '../operational-metrics/operational-metrics.collector.js';
 import { JobRegistry, type JobCounts, type JobDefinition } from './job-registry.js';
-import { JobRunsRepository, type JobRun } from './job-runs.repository.js';
+import { JobRunsRepository, type JobRun, type JobTrigger } from './job-runs.repository.js';
 
 /** A failure's own code when it carries one (AppError, PermanentJobError), for the error metrics. */
 function errorCodeOf(error: unknown): string | undefined {
@@ -63,6 +63,15 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
     return started;
   }
 
+  /**
+   * Starts a run that follows a successful run of job `after` (recorded as `chained`, with
+   * `params.after`); undefined when a run of `name` is already in flight, which will see the same
+   * changes or leave them to the next run.
+   */
+  async runChained(name: string, after: string): Promise<StartedRun | undefined> {
+    return this.start(name, 'chained', null, { after });
+  }
+
   /** Starts the run of a schedule slot, unless another replica took the slot or a run is in flight. */
   async runScheduled(name: string, scheduledFor: Date): Promise<StartedRun | undefined> {
     const started = await this.start(name, 'schedule', scheduledFor, {});
@@ -72,7 +81,7 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
 
   private async start(
     name: string,
-    trigger: 'schedule' | 'manual',
+    trigger: JobTrigger,
     scheduledFor: Date | null,
     params: Record<string, unknown>,
   ): Promise<StartedRun | undefined> {

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG } from '../common/config/config.module.js';
 import type { AppConfig } from '../common/config/config.js';
-import { AppError } from '../common/errors/app-error.js';
 import { JobRegistry } from '../jobs/job-registry.js';
 import { JobsService } from '../jobs/jobs.service.js';
 import { MetricsComputeService } from './metrics-compute.service.js';
@@ -31,14 +30,8 @@ export class MetricsComputeJob implements OnModuleInit {
       run: ({ params, logger }) => this.compute.run({ full: params.full === true, logger }),
     });
     if (this.config.jobsEnabled) {
-      this.registry.onFinished('session-aggregation', async () => {
-        try {
-          await this.jobs.runNow('metrics-compute', { after: 'session-aggregation' });
-        } catch (error) {
-          // A run already in flight picks the new sessions up, or the next one does.
-          if (!(error instanceof AppError && error.code === 'JOB_ALREADY_RUNNING')) throw error;
-        }
-      });
+      // A run already in flight picks the new sessions up, or the next one does.
+      this.registry.onFinished('session-aggregation', async () => void (await this.jobs.runChained('metrics-compute', 'session-aggregation')));
     }
   }
 }

@@ -201,13 +201,13 @@ describe('metrics compute triggered by the session aggregation job', () => {
     const shop = await createProject(t);
     await ingest(t, shop, [pageview('s', '/', new Date().toISOString())]);
     await aggregate(t);
-    let run: { status: string; params: Record<string, unknown> } | undefined;
+    let run: { status: string; trigger: string; params: Record<string, unknown> } | undefined;
     for (let i = 0; i < 100 && run?.status !== 'succeeded'; i++) {
       const runs = await t.request({ url: '/v1/jobs/metrics-compute/runs' });
       run = runs.body.data.find((r: { params: { after?: string } }) => r.params.after === 'session-aggregation');
       if (run?.status !== 'succeeded') await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(run).toMatchObject({ status: 'succeeded', params: { after: 'session-aggregation' } });
+    expect(run).toMatchObject({ status: 'succeeded', trigger: 'chained', params: { after: 'session-aggregation' } });
     const points = await t.sql(`SELECT count(*)::int AS n FROM metrics_trend_point WHERE project_id = $1 AND metric_key = 'sessions'`, [shop.id]);
     expect(points[0].n).toBe(4);
   });

@@ -7,7 +7,8 @@ import { queryBoolean } from '../../common/http/validation.js';
 export class JobRunDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() jobName!: string;
-  @ApiProperty({ enum: ['schedule', 'manual'] }) trigger!: string;
+  @ApiProperty({ enum: ['schedule', 'manual', 'chained'], description: 'chained: started by the success of the job named in params.after' })
+  trigger!: string;
   @ApiProperty({ enum: ['queued', 'running', 'succeeded', 'failed'] }) status!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) scheduledFor!: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true }) params!: Record<string, unknown>;

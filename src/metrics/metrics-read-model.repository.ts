@@ -134,13 +134,17 @@ function quarterSql(at: string): string {
  * Kolkata. Where the offset changed within that hour by less than an hour (Lord Howe Island moves
  * by 30 minutes), the local hour began under the old offset, before the instants of the previous
  * bucket end: the bucket then starts at the change (the first quarter hour with the instant's
- * offset), so hour buckets still tile time, some of them shorter than an hour.
+ * offset), so hour buckets still tile time, some of them shorter than an hour. The quarters are
+ * counted from the quarter holding the local start, so one with the instant's offset is always
+ * found (`at` is a quarter), also where an offset is no whole number of quarters: until 1979 some
+ * zones had such offsets (Kuching +08:20 in 1941), and there instants are bucketed by their
+ * quarter hour (see quarterSql), so a bucket can start up to 14 minutes off its local hour.
  */
 function hourStartSql(at: string, tz: string): string {
   const localStart = `(${at} - (${at} AT TIME ZONE ${tz} - date_trunc('hour', ${at} AT TIME ZONE ${tz})))`;
   const offset = (instant: string) => `(${instant} AT TIME ZONE ${tz} - ${instant} AT TIME ZONE 'UTC')`;
   return `(CASE WHEN ${offset(localStart)} = ${offset(at)} THEN ${localStart}
-          ELSE (SELECT min(c.q) FROM generate_series(${localStart}, ${at}, interval '15 minutes') AS c(q) WHERE ${offset('c.q')} = ${offset(at)})
+          ELSE (SELECT min(c.q) FROM generate_series(${quarterSql(localStart)}, ${at}, interval '15 minutes') AS c(q) WHERE ${offset('c.q')} = ${offset(at)})
           END)`;
 }
 

@@ -141,3 +141,35 @@ describe('metrics read model: hour buckets where the offset moves by half an hou
     ]);
   });
 });
+
+// Asia/Kuching moved from +08:00 to +08:20 on 1941-09-13 at 16:00Z (tzdata): an offset that is no
+// whole number of quarter hours, as many zones had before 1979.
+describe('metrics read model: an offset of odd minutes (Kuching, 1941)', () => {
+  const clock = new FixedClock(new Date('1941-09-20T00:00:00Z'));
+  let t: TestApp;
+  let kuching: ProjectFixture;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    kuching = await createProject(t, { name: 'kuching', timezone: 'Asia/Kuching' });
+  });
+  afterAll(() => t.close());
+
+  it('buckets a session right after the change (the compute used to fail on it, for every project)', async () => {
+    await createSession(t, kuching.id, { sessionId: 'K1', base: new Date('1941-09-13T16:05:00Z'), events: [page('/', 0)] });
+    await computeMetrics(t);
+    const hours = await t.request({
+      url: `/v1/projects/${kuching.id}/metrics/sessions/trend?grain=hour&from=1941-09-13T15:00:00Z&to=1941-09-13T17:00:00Z`,
+      key: kuching.keys.read,
+    });
+    expect(hours.status).toBe(200);
+    // one bucket holds it, whichever instant it starts at (quarter-hour precision at such offsets)
+    expect(hours.body.points.filter((p: { value: number }) => p.value > 0)).toEqual([expect.objectContaining({ grain: 'hour', value: 1 })]);
+    // 16:05Z is 00:25 on 09-14 local
+    const day = await t.request({
+      url: `/v1/projects/${kuching.id}/metrics/sessions/trend?grain=day&from=1941-09-13T16:00:00Z&to=1941-09-14T15:40:00Z`,
+      key: kuching.keys.read,
+    });
+    expect(day.body.points.map((p: { value: number }) => p.value)).toEqual([1]);
+  });
+});

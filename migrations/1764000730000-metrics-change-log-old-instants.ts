@@ -12,7 +12,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   of a row saw the value the last compute counted, so the old instants of the unconsumed log rows
  *   include every instant the row was counted at; its current instant the compute looks up itself.
  * - an update logs a row only where a counted column changed (the columns below, the same the
- *   fingerprint hashed), so metrics recomputed to the same values affect nothing.
+ *   fingerprint hashed), so metrics recomputed to the same values affect nothing; an update of a
+ *   row's key (a hand edit) logs the old key gone, with its instant, and the new key new.
  * - a TRUNCATE logs every row of the table before it goes (BEFORE TRUNCATE), as a DELETE would.
  * A session's metrics are bucketed by their session's start: their log rows name the key only, and
  * a move of the session is logged by the session's own row.
@@ -39,11 +40,13 @@ export class MetricsChangeLogOldInstants1764000730000 implements MigrationInterf
         ELSIF TG_OP = 'DELETE' THEN
           INSERT INTO metrics_source_change (project_id, source, entity_key, old_at) SELECT project_id, 'session', session_id, started_at FROM old_rows;
         ELSE
+          -- a row whose key changed is the old key gone (with its instant) and the new key new
           INSERT INTO metrics_source_change (project_id, source, entity_key, old_at)
-          SELECT o.project_id, 'session', o.session_id, o.started_at
-          FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.session_id = o.session_id
+          SELECT coalesce(o.project_id, n.project_id), 'session', coalesce(o.session_id, n.session_id), o.started_at
+          FROM old_rows o FULL JOIN new_rows n ON n.project_id = o.project_id AND n.session_id = o.session_id
           WHERE (o.status, o.started_at, o.duration_seconds, o.page_count, o.bounced, o.converted, o.entry_page, o.exit_page)
-                IS DISTINCT FROM (n.status, n.started_at, n.duration_seconds, n.page_count, n.bounced, n.converted, n.entry_page, n.exit_page);
+                IS DISTINCT FROM (n.status, n.started_at, n.duration_seconds, n.page_count, n.bounced, n.converted, n.entry_page, n.exit_page)
+             OR o.session_id IS NULL OR n.session_id IS NULL;
         END IF;
         RETURN NULL;
       END $$`);
@@ -58,10 +61,11 @@ export class MetricsChangeLogOldInstants1764000730000 implements MigrationInterf
           INSERT INTO metrics_source_change (project_id, source, entity_key) SELECT project_id, 'session', session_id FROM old_rows;
         ELSE
           INSERT INTO metrics_source_change (project_id, source, entity_key)
-          SELECT o.project_id, 'session', o.session_id
-          FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.session_id = o.session_id
+          SELECT coalesce(o.project_id, n.project_id), 'session', coalesce(o.session_id, n.session_id)
+          FROM old_rows o FULL JOIN new_rows n ON n.project_id = o.project_id AND n.session_id = o.session_id
           WHERE (o.time_to_first_draft_ms, o.completion_rate, o.confirmation_rate, o.signal_density, o.dropped_off, o.drop_off_step)
-                IS DISTINCT FROM (n.time_to_first_draft_ms, n.completion_rate, n.confirmation_rate, n.signal_density, n.dropped_off, n.drop_off_step);
+                IS DISTINCT FROM (n.time_to_first_draft_ms, n.completion_rate, n.confirmation_rate, n.signal_density, n.dropped_off, n.drop_off_step)
+             OR o.session_id IS NULL OR n.session_id IS NULL;
         END IF;
         RETURN NULL;
       END $$`);
@@ -76,9 +80,10 @@ export class MetricsChangeLogOldInstants1764000730000 implements MigrationInterf
           INSERT INTO metrics_source_change (project_id, source, entity_key, old_at) SELECT project_id, 'kpi_event', id::text, occurred_at FROM old_rows;
         ELSE
           INSERT INTO metrics_source_change (project_id, source, entity_key, old_at)
-          SELECT o.project_id, 'kpi_event', o.id::text, o.occurred_at
-          FROM old_rows o JOIN new_rows n ON n.project_id = o.project_id AND n.id = o.id
-          WHERE (o.kpi_id, o.user_id, o.occurred_at, o.metadata) IS DISTINCT FROM (n.kpi_id, n.user_id, n.occurred_at, n.metadata);
+          SELECT coalesce(o.project_id, n.project_id), 'kpi_event', coalesce(o.id, n.id)::text, o.occurred_at
+          FROM old_rows o FULL JOIN new_rows n ON n.project_id = o.project_id AND n.id = o.id
+          WHERE (o.kpi_id, o.user_id, o.occurred_at, o.metadata) IS DISTINCT FROM (n.kpi_id, n.user_id, n.occurred_at, n.metadata)
+             OR o.id IS NULL OR n.id IS NULL;
         END IF;
         RETURN NULL;
       END $$`);

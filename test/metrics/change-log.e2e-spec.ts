@@ -131,6 +131,16 @@ describe('metrics compute: the source change log', () => {
     expect(await dayValue('kpi.onboarding.step_1_completed', '2026-04-08')).toBe(2);
   });
 
+  it('takes an update of the key of a row (a hand edit) as the old key gone and the new one new', async () => {
+    await t.sql(
+      `UPDATE sessions SET session_id = 'renamed', started_at = '2026-04-06T08:00:00Z' WHERE project_id = $1 AND session_id = 'late-commit'`,
+      [shop.id],
+    );
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 2 });
+    expect(await dayValue('sessions', '2026-04-05')).toBe(0);
+    expect(await dayValue('sessions', '2026-04-06')).toBe(1);
+  });
+
   it('rebuilds in full by itself when the catalogue or the counted columns changed since its last full rebuild', async () => {
     expect(await computeMetrics(t)).toMatchObject({ full: false });
     // As after a release that counts what the previous one did not: its rows hold nothing of it,

@@ -171,8 +171,9 @@ export class JobsService implements OnModuleDestroy, OnApplicationShutdown {
 
   /**
    * Refuses new runs and waits for the ones in flight, up to the shutdown timeout. Runs still going
-   * then are recorded as failed before the connections close (their open transactions roll back
-   * with them), so they do not block the job's next run until their heartbeat goes stale.
+   * then are recorded as failed before the connections close, so they do not block the job's next
+   * run until their heartbeat goes stale. A statement such a run has already sent may still
+   * complete and commit (closing the pool waits for it); every job is safe to rerun from there.
    */
   async onModuleDestroy(): Promise<void> {
     this.accepting = false;

@@ -73,7 +73,9 @@ export class SessionAggregationService {
     };
 
     await this.partitions.ensureAhead();
-    const unfinished = await this.sessions.unfinishedFullPass();
+    // A `full` run begins a pass of its own (a release may have changed how sessions are built);
+    // any other run resumes one left unfinished.
+    const unfinished = options.full === true ? null : await this.sessions.unfinishedFullPass();
     if (unfinished !== null || options.full === true || (await this.sessions.watermark()) === null) {
       await this.rebuildAll(now, batchSize, counts, progress, unfinished, options.logger);
     } else {
@@ -97,7 +99,8 @@ export class SessionAggregationService {
    * the batch of its session, and events it cannot see are new to the next run, which rebuilds
    * their sessions. The pass records its snapshot when it begins and its last key with each batch,
    * so a pass cut off (a crash, a deploy) is resumed by the next run after the last batch that
-   * committed, whatever that run was asked (a `full` run resumes it too: it is the same pass).
+   * committed, unless that run asks for a full pass, which begins its own (and the old pass's
+   * batches, should its run still be going, no longer move the cursor or the watermark).
    */
   private async rebuildAll(
     now: Date,
@@ -120,7 +123,7 @@ export class SessionAggregationService {
     }
     while (after !== null) {
       const from: SessionKey = after;
-      const batch = await this.db.transaction((tx) => this.sessions.rebuildRange(tx, now, from, batchSize));
+      const batch = await this.db.transaction((tx) => this.sessions.rebuildRange(tx, now, from, batchSize, snapshot));
       if (batch.taken === 0) break;
       counts.eventsRead += batch.eventsRead;
       if (batch.lastReceivedAt && (counts.lastReceivedAt === null || batch.lastReceivedAt.toISOString() > counts.lastReceivedAt)) {

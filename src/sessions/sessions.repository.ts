@@ -266,13 +266,17 @@ export class SessionsRepository {
     );
   }
 
-  /** Ends the full pass: its snapshot becomes the watermark. */
+  /**
+   * Ends the full pass begun with `snapshot`: that snapshot becomes the watermark. Only that pass's
+   * own end does it: a run that overlapped it (taken over after a stall) and ends later, with an
+   * older pass or none recorded any more, changes nothing, so the watermark never moves back.
+   */
   async finishFullPass(snapshot: string): Promise<void> {
     await execute(
       this.db,
       `UPDATE session_aggregation_state
        SET snapshot = $1::pg_snapshot, updated_at = now(), full_pass_snapshot = NULL, full_pass_after_project = NULL, full_pass_after_session = NULL
-       WHERE id = 1`,
+       WHERE id = 1 AND full_pass_snapshot::text = $1`,
       [snapshot],
     );
   }
@@ -345,6 +349,8 @@ export class SessionsRepository {
     now: Date,
     after: SessionKey,
     limit: number,
+    /** The snapshot of the recorded full pass this batch belongs to, whose cursor it moves. */
+    pass?: string,
   ): Promise<BatchResult & { last: SessionKey | null; lastReceivedAt: Date | null }> {
     await this.startBatch(tx);
     // PostgreSQL estimates the row comparison on the key to match about one row, so it would read
@@ -357,13 +363,14 @@ export class SessionsRepository {
       [now, after.projectId, after.sessionId, limit],
     ))!;
     const { lastProjectId, lastSessionId, lastReceivedAt, ...result } = row;
-    if (lastProjectId !== null) {
-      // in the batch's transaction: a pass cut off resumes after the last batch that committed
+    if (lastProjectId !== null && pass !== undefined) {
+      // in the batch's transaction: a pass cut off resumes after the last batch that committed —
+      // of this pass only (a batch of an overlapping run's older pass must not move its cursor)
       await execute(
         tx,
         `UPDATE session_aggregation_state SET full_pass_after_project = $1, full_pass_after_session = $2
-         WHERE id = 1 AND full_pass_snapshot IS NOT NULL`,
-        [lastProjectId, lastSessionId],
+         WHERE id = 1 AND full_pass_snapshot::text = $3`,
+        [lastProjectId, lastSessionId, pass],
       );
     }
     return {

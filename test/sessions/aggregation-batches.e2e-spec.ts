@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { FixedClock } from '../../src/common/clock/clock.js';
 import { SessionCompletionPublisher, type CompletedSession } from '../../src/sessions/session-completion.publisher.js';
-import { BATCH_LOCK_SQL } from '../../src/sessions/sessions.repository.js';
+import { BATCH_LOCK_SQL, SessionsRepository } from '../../src/sessions/sessions.repository.js';
 import { aggregate, getSession, ingest, pageview } from '../factories/events.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -129,5 +129,27 @@ describe('session aggregation in batches', () => {
     ]);
     // and the next run has nothing to do
     expect(await aggregate(t)).toMatchObject({ eventsRead: 0, sessionsCreated: 0, sessionsUpdated: 0 });
+  });
+
+  it('begins a pass of its own for a full run even with one unfinished, and ignores the end of a pass no longer recorded', async () => {
+    const sessions = t.get(SessionsRepository);
+    const [{ before }] = await t.sql(`SELECT snapshot::text AS before FROM session_aggregation_state`);
+    // an unfinished pass, as a run cut off leaves it, and the end of some other pass arriving late
+    const stale = await sessions.currentSnapshot();
+    await sessions.beginFullPass(stale);
+    await t.sql(`UPDATE session_aggregation_state SET full_pass_after_project = 'ffffffff-ffff-ffff-ffff-ffffffffffff'`);
+    await sessions.finishFullPass('1:1:');
+    expect(await t.sql(`SELECT snapshot::text AS watermark, full_pass_snapshot::text AS pass FROM session_aggregation_state`)).toEqual([
+      { watermark: before, pass: stale },
+    ]);
+    // the full run reads every event, not only those after the unfinished pass's cursor
+    const [{ events }] = await t.sql(`SELECT count(*)::int AS events FROM tracking_events`);
+    expect(await aggregate(t, true)).toMatchObject({ eventsRead: events });
+    const [after] = await t.sql(`SELECT snapshot::text AS watermark, full_pass_snapshot AS pass FROM session_aggregation_state`);
+    expect(after.pass).toBeNull();
+    expect(after.watermark).not.toBe(before);
+    // the end of the stale pass, should its run still be going, changes nothing now
+    await sessions.finishFullPass(stale);
+    expect(await t.sql(`SELECT snapshot::text AS watermark FROM session_aggregation_state`)).toEqual([{ watermark: after.watermark }]);
   });
 });

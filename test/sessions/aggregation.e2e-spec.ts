@@ -221,7 +221,8 @@ describe('session aggregation', () => {
     const sessions = t.get(SessionsRepository);
     // The pass: its watermark is taken first, then the batch holding s-pass runs, then /b commits.
     const watermark = await sessions.currentSnapshot();
-    await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), FIRST_SESSION_KEY, 100_000));
+    await sessions.beginFullPass(watermark);
+    await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), FIRST_SESSION_KEY, 100_000, watermark));
     await ingest(t, own, [pageview('s-pass', '/b', '2025-03-10T12:31:00.000Z')]);
     await sessions.finishFullPass(watermark);
     expect((await getSession(t, own, 's-pass')).body).toMatchObject({ pageCount: 1 });

@@ -18,10 +18,6 @@ export interface EnqueuedSessions {
   jobs: number;
 }
 
-/**
- * Session quality metrics: the hand-off into the pipeline, reads of its results, and the stats.
- * Exported by SessionMetricsModule; {@link enqueueCompleted} is the pipeline's one entry point.
- */
 /** The session ids of `sessions`, per project, in their order (one pass: a batch holds thousands). */
 export function sessionIdsByProject(sessions: readonly { projectId: string; sessionId: string }[]): Map<string, string[]> {
   const byProject = new Map<string, string[]>();
@@ -33,6 +29,10 @@ export function sessionIdsByProject(sessions: readonly { projectId: string; sess
   return byProject;
 }
 
+/**
+ * Session quality metrics: the hand-off into the pipeline, reads of its results, and the stats.
+ * Exported by SessionMetricsModule; {@link enqueueCompleted} is the pipeline's one entry point.
+ */
 @Injectable()
 export class SessionMetricsService {
   private readonly logger = new Logger(SessionMetricsService.name);

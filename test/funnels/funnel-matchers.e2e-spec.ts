@@ -45,6 +45,22 @@ describe('funnel step matchers', () => {
     expect(res.body.stages[2].dropOffRate).toBe(0.5);
   });
 
+  it('counts the events a session was aggregated from: a later event counts once the aggregation has read it', async () => {
+    const stages = async () =>
+      (await t.request({ url: `/v1/projects/${shop.id}/funnels/default/report?${range}`, key: shop.keys.read })).body.stages.map(
+        (s: { visitors: number }) => s.visitors,
+      );
+    // S2 goes on to the basket, checkout and thank-you page after it was aggregated
+    await ingest(t, shop, [
+      pageview('S2', '/basket', '2025-06-01T10:03:00Z'),
+      pageview('S2', '/checkout', '2025-06-01T10:04:00Z'),
+      pageview('S2', '/thank-you', '2025-06-01T10:05:00Z'),
+    ]);
+    expect(await stages()).toEqual([3, 2, 2, 1, 1, 1]);
+    await aggregate(t);
+    expect(await stages()).toEqual([3, 2, 2, 2, 2, 2]);
+  });
+
   it('reads null matcher fields as absent: a step { path: null } matches any path, not a 500', async () => {
     const created = await t.request({
       method: 'POST',

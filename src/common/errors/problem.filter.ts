@@ -40,7 +40,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   for (const candidate of [error, (error as { driverError?: unknown })?.driverError, (error as { cause?: unknown })?.cause]) {
     if (!(candidate instanceof Error)) continue;
     const code = (candidate as { code?: unknown }).code;
-    if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || /^08|^57P0[123]$|^53300$/.test(code))) return true;
+    // 08P01 (protocol violation) is in class 08 but is a bug of ours (a bind message with the wrong
+    // number of parameters), not an outage
+    if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || (/^08|^57P0[123]$|^53300$/.test(code) && code !== '08P01'))) return true;
     if (/^(Connection terminated|timeout exceeded when trying to connect)/.test(candidate.message)) return true;
   }
   return false;

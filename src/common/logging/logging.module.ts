@@ -24,7 +24,8 @@ export function loggingModule(config: AppConfig, destination?: Writable) {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'],
       censor: '[redacted]',
     },
-    autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+    // the probes and the scraper call these every few seconds
+    autoLogging: { ignore: (req) => /^\/(health\/live|metrics)(\?|$)/.test(req.url ?? '') },
     customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     transport:
       config.logPretty && config.nodeEnv !== 'production' && !destination ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,

@@ -19,5 +19,7 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:3000/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Node itself is PID 1 (exec form, no shell or npm in between), so `docker stop`'s SIGTERM reaches
+# the service's own handler: it drains requests and jobs, stops an embedded PostgreSQL, and exits.
 CMD ["node", "dist/src/main.js"]

@@ -1,5 +1,6 @@
 import { createProject } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { adminQuery, serverUrl } from '../support/test-database.js';
 
 const PROBLEM_KEYS = ['code', 'detail', 'instance', 'requestId', 'status', 'title', 'type'];
 
@@ -138,5 +139,29 @@ describe('health and metrics', () => {
     expect(res.text).toContain('trailmark_process_cpu_user_seconds_total');
     expect(res.text).toMatch(/trailmark_http_request_duration_seconds_count\{method="GET",route="\/v1\/projects",status="200"\} 1/);
     expect(res.text).toMatch(/trailmark_http_request_duration_seconds_count\{method="GET",route="\/v1\/projects",status="401"\} 1/);
+  });
+});
+
+describe('readiness when the database does not answer', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await adminQuery(`ALTER DATABASE "${t.database.name}" WITH ALLOW_CONNECTIONS true`);
+    await t.close();
+  });
+
+  it('answers 503 SERVICE_UNAVAILABLE naming the check that is down, not where the database is', async () => {
+    // New connections are refused and the pool's open ones are cut: the ping fails as it would on a lost server.
+    await adminQuery(`ALTER DATABASE "${t.database.name}" WITH ALLOW_CONNECTIONS false`);
+    await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${t.database.name}'`);
+    const res = await t.request({ url: '/health/ready', key: null });
+    expectProblem(res, 503, 'SERVICE_UNAVAILABLE');
+    expect(res.body.checks).toEqual({ database: { status: 'down' } });
+    const server = new URL(serverUrl());
+    expect(res.text).not.toContain(server.hostname);
+    expect(res.text).not.toContain(server.port || '5432');
+    expect(res.text).not.toContain(t.database.name);
   });
 });

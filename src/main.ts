@@ -1,37 +1,34 @@
 /** Starts Trailmark: config, database (embedded when DATABASE_URL is unset), admin key, HTTP. */
 import 'reflect-metadata';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { pino } from 'pino';
 import { createApp } from './app.factory.js';
 import { resolveAdminApiKey } from './auth/admin-api-key.js';
-import { ConfigError, loadConfig } from './common/config/config.js';
-import { resolveDatabase } from './common/database/resolve-database.js';
-import { pino } from 'pino';
+import { loadConfig } from './common/config/config.js';
+import { resolveDatabase, type ResolvedDatabase } from './common/database/resolve-database.js';
+import { StartupError, logStartupFailure } from './common/errors/startup-error.js';
 
 async function main(): Promise<void> {
+  // Every line is JSON from the first one: a start that fails (even on the configuration, before
+  // LOG_LEVEL is known) ends with one fatal line naming the variable to fix.
+  let log = pino({ base: { context: 'bootstrap' } });
+  let database: ResolvedDatabase | undefined;
+  let app: NestFastifyApplication | undefined;
   let config;
   try {
     config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
-  const log = pino({ level: config.logLevel, base: { context: 'bootstrap' } });
-  const database = await resolveDatabase(config, (line) => log.debug({ postgres: line.trimEnd() }, 'embedded postgres'));
-  if (database.embedded) log.info({ dataDir: config.dataDir, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');
-  const adminKey = await resolveAdminApiKey(config);
-  if (adminKey.generated) log.warn({ file: adminKey.file }, 'generated an admin API key; read it from this file');
-  else if (adminKey.file) log.info({ file: adminKey.file }, 'admin API key read from file');
-
-  let app;
-  try {
+    log = pino({ level: config.logLevel, base: { context: 'bootstrap' } });
+    database = await resolveDatabase(config, (line) => log.debug({ postgres: line.trimEnd() }, 'embedded postgres'));
+    if (database.embedded) log.info({ dataDir: config.dataDir, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');
+    const adminKey = await resolveAdminApiKey(config);
+    if (adminKey.generated) log.warn({ file: adminKey.file }, 'generated an admin API key; read it from this file');
+    else if (adminKey.file) log.info({ file: adminKey.file }, 'admin API key read from file');
     app = await createApp({ config, databaseUrl: database.url, adminApiKey: adminKey.key });
-    await app.listen({ port: config.port, host: config.host });
+    await listen(app, config.port, config.host);
   } catch (error) {
-    log.fatal({ err: error }, 'start failed');
+    logStartupFailure(log, error);
     await app?.close().catch(() => undefined);
-    await database.stop();
+    await database?.stop().catch(() => undefined);
     process.exit(1);
   }
   log.info({ port: config.port, docs: `http://localhost:${config.port}/docs` }, 'Trailmark is listening');
@@ -58,6 +55,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function listen(app: NestFastifyApplication, port: number, host: string): Promise<void> {
+  try {
+    await app.listen({ port, host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new StartupError('PORT', `PORT=${port} is in use by another program on ${host}`, { cause: error });
+    if (code === 'EACCES') throw new StartupError('PORT', `PORT=${port} may not be opened by this user on ${host}`, { cause: error });
+    if (code === 'EADDRNOTAVAIL') throw new StartupError('HOST', `HOST=${host} is not an address of this machine`, { cause: error });
+    throw error;
+  }
 }
 
 void main();

@@ -3,6 +3,7 @@
  * rest of the code as one typed object (no `process.env` anywhere else).
  */
 import { validateCronExpression } from 'cron';
+import { StartupError } from '../errors/startup-error.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -36,12 +37,10 @@ export interface AppConfig {
   operationalMetrics: { rawRetentionDays: number };
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`Invalid configuration: ${variable} ${message}`);
+export class ConfigError extends StartupError {
+  constructor(variable: string, message: string) {
+    super(variable, `Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
   }
 }
 

@@ -26,7 +26,17 @@ const PASSWORD = 'trailmark';
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const databaseDir = path.resolve(options.dataDir, 'postgres');
-  const log = options.onLog ?? (() => undefined);
+  // The package rejects with nothing when the server exits before it is ready; the reason is in
+  // what the server wrote (e.g. `FATAL: could not create any TCP/IP sockets` for a port in use).
+  let starting = true;
+  const problems: string[] = [];
+  const log = (message: string) => {
+    for (const line of starting ? message.split('\n') : []) {
+      const problem = /\b(?:FATAL|PANIC|ERROR):\s+(.*)$/.exec(line) ?? /\bLOG:\s+(could not .*)$/.exec(line);
+      if (problem) problems.push(problem[1].trim());
+    }
+    options.onLog?.(message);
+  };
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
@@ -48,7 +58,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await mkdir(path.dirname(databaseDir), { recursive: true });
     await server.initialise();
   }
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    const reason = problems.length ? problems.join('; ') : error instanceof Error ? error.message : 'it exited before it was ready';
+    throw new Error(`PostgreSQL did not start: ${reason}`, { cause: error });
+  } finally {
+    starting = false;
+  }
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`;
   return { url, port: options.port, stop: () => server.stop() };
 }

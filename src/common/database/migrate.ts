@@ -2,7 +2,8 @@
  * `npm run migration:run` / `npm run migration:revert`: applies or reverts migrations against
  * DATABASE_URL, or against the embedded PostgreSQL under DATA_DIR when it is unset.
  */
-import { ConfigError, loadConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
+import { StartupError } from '../errors/startup-error.js';
 import { createDataSource } from './data-source.js';
 import { resolveDatabase } from './resolve-database.js';
 
@@ -31,6 +32,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(error instanceof StartupError ? error.message : error);
   process.exit(1);
 });

@@ -1,0 +1,124 @@
+/**
+ * A start that cannot succeed stops with one JSON line naming the variable to fix (README,
+ * "Configuration"). These run the start-up steps of main.ts on real files, ports and servers.
+ */
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { resolveAdminApiKey } from '../../src/auth/admin-api-key.js';
+import { loadConfig } from '../../src/common/config/config.js';
+import { resolveDatabase } from '../../src/common/database/resolve-database.js';
+import { StartupError, logStartupFailure } from '../../src/common/errors/startup-error.js';
+
+let scratch: string;
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'trailmark-startup-'));
+  await chmod(scratch, 0o755); // the embedded server runs as the unprivileged postgres user when we are root
+});
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+async function failure(promise: Promise<unknown>): Promise<StartupError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StartupError);
+  return error as StartupError;
+}
+
+/** A port nothing listens on: taken from the system, then given back. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function capture(): { stream: Writable; lines: () => string[] } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { stream, lines: () => text.split('\n').filter((line) => line !== '') };
+}
+
+describe('the embedded PostgreSQL', () => {
+  it('stops on an EMBEDDED_POSTGRES_PORT another program holds, naming EMBEDDED_POSTGRES_PORT', async () => {
+    const holder: Server = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as { port: number };
+    try {
+      const config = loadConfig({ DATA_DIR: path.join(scratch, 'port-in-use'), EMBEDDED_POSTGRES_PORT: String(port) });
+      const error = await failure(resolveDatabase(config, () => undefined));
+      expect(error.variable).toBe('EMBEDDED_POSTGRES_PORT');
+      expect(error.message).toContain(`EMBEDDED_POSTGRES_PORT=${port} is in use`);
+      expect(String((error.cause as Error).message)).toMatch(/Address already in use/);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('stops on a DATA_DIR that is a file, or lies under one, naming DATA_DIR', async () => {
+    const file = path.join(scratch, 'a-file');
+    await writeFile(file, 'not a directory');
+    for (const dataDir of [file, path.join(file, 'data')]) {
+      const config = loadConfig({ DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(await closedPort()) });
+      const error = await failure(resolveDatabase(config, () => undefined));
+      expect(error.variable).toBe('DATA_DIR');
+      expect(error.message).toBe(`DATA_DIR=${dataDir} is not a writable directory: the embedded PostgreSQL keeps its data there`);
+    }
+  });
+});
+
+describe('the generated admin key', () => {
+  it('stops on a DATA_DIR it cannot write the key into, naming DATA_DIR and ADMIN_API_KEY', async () => {
+    const file = path.join(scratch, 'key-file');
+    await writeFile(file, 'not a directory');
+    const error = await failure(resolveAdminApiKey(loadConfig({ DATA_DIR: file })));
+    expect(error.variable).toBe('DATA_DIR');
+    expect(error.message).toBe(
+      `DATA_DIR=${file} is not a writable directory: the generated admin key is kept in ${file}/admin-api-key (or set ADMIN_API_KEY)`,
+    );
+  });
+});
+
+describe('the failure line', () => {
+  it('is one JSON line with the variable, the message and the cause, and no stack', () => {
+    const out = capture();
+    const log = pino({ base: { context: 'bootstrap' } }, out.stream);
+    const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5499'), { code: 'ECONNREFUSED' });
+    logStartupFailure(log, new StartupError('DATABASE_URL', 'Cannot connect to PostgreSQL at DATABASE_URL=postgres://u:***@h:5499/d', { cause }));
+    expect(out.lines()).toHaveLength(1);
+    expect(JSON.parse(out.lines()[0])).toEqual({
+      level: 60,
+      time: expect.any(Number),
+      context: 'bootstrap',
+      variable: 'DATABASE_URL',
+      cause: 'connect ECONNREFUSED 127.0.0.1:5499',
+      msg: 'Cannot connect to PostgreSQL at DATABASE_URL=postgres://u:***@h:5499/d',
+    });
+  });
+
+  it('names the variable of a configuration error too', () => {
+    const out = capture();
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'abc' });
+    } catch (e) {
+      error = e;
+    }
+    logStartupFailure(pino({}, out.stream), error);
+    expect(JSON.parse(out.lines()[0])).toMatchObject({
+      level: 60,
+      variable: 'PORT',
+      msg: 'Invalid configuration: PORT must be a whole number from 0 to 65535 (got "abc")',
+    });
+  });
+});

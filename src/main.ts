@@ -5,8 +5,9 @@ import { pino } from 'pino';
 import { createApp } from './app.factory.js';
 import { resolveAdminApiKey } from './auth/admin-api-key.js';
 import { loadConfig } from './common/config/config.js';
+import { checkDatabase } from './common/database/check-database.js';
 import { resolveDatabase, type ResolvedDatabase } from './common/database/resolve-database.js';
-import { StartupError, logStartupFailure } from './common/errors/startup-error.js';
+import { StartupError, describeCause, logStartupFailure } from './common/errors/startup-error.js';
 
 async function main(): Promise<void> {
   // Every line is JSON from the first one: a start that fails (even on the configuration, before
@@ -23,6 +24,9 @@ async function main(): Promise<void> {
     const adminKey = await resolveAdminApiKey(config);
     if (adminKey.generated) log.warn({ file: adminKey.file }, 'generated an admin API key; read it from this file');
     else if (adminKey.file) log.info({ file: adminKey.file }, 'admin API key read from file');
+    await checkDatabase(database.url, config, {
+      onRetry: (attempt, error) => log.warn({ attempt, cause: describeCause(error) }, 'the database does not answer yet; retrying'),
+    });
     app = await createApp({ config, databaseUrl: database.url, adminApiKey: adminKey.key });
     await listen(app, config.port, config.host);
   } catch (error) {

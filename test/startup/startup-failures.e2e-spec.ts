@@ -10,8 +10,10 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { resolveAdminApiKey } from '../../src/auth/admin-api-key.js';
 import { loadConfig } from '../../src/common/config/config.js';
+import { checkDatabase } from '../../src/common/database/check-database.js';
 import { resolveDatabase } from '../../src/common/database/resolve-database.js';
 import { StartupError, logStartupFailure } from '../../src/common/errors/startup-error.js';
+import { createTestDatabase } from '../support/test-database.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -86,6 +88,44 @@ describe('the generated admin key', () => {
     expect(error.message).toBe(
       `DATA_DIR=${file} is not a writable directory: the generated admin key is kept in ${file}/admin-api-key (or set ADMIN_API_KEY)`,
     );
+  });
+});
+
+describe('the database check before the app starts', () => {
+  it('stops on a DATABASE_URL that does not answer, naming DATABASE_URL without its password', async () => {
+    const url = `postgres://trailmark:s3cret-pass@127.0.0.1:${await closedPort()}/trailmark`;
+    const retries: number[] = [];
+    const config = loadConfig({ DATABASE_URL: url });
+    const error = await failure(checkDatabase(url, config, { attempts: 2, retryDelayMs: 10, onRetry: (attempt) => retries.push(attempt) }));
+    expect(retries).toEqual([1]);
+    expect(error.variable).toBe('DATABASE_URL');
+    expect(error.message).toBe(`Cannot connect to PostgreSQL at DATABASE_URL=${url.replace('s3cret-pass', '***')}`);
+    expect((error.cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+  });
+
+  it('stops with MIGRATIONS_RUN=false on a database without the schema, naming MIGRATIONS_RUN', async () => {
+    const database = await createTestDatabase({ empty: true });
+    try {
+      const error = await failure(checkDatabase(database.url, loadConfig({ DATABASE_URL: database.url, MIGRATIONS_RUN: 'false' })));
+      expect(error.variable).toBe('MIGRATIONS_RUN');
+      expect(error.message).toMatch(
+        /^MIGRATIONS_RUN=false but the database schema is missing \(\d+ of \d+ migrations not applied, first Foundation\d+\)/,
+      );
+      expect(error.message).toContain('npm run migration:run');
+      // With MIGRATIONS_RUN=true the start applies them: nothing to stop for.
+      await expect(checkDatabase(database.url, loadConfig({ DATABASE_URL: database.url }))).resolves.toBeUndefined();
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('passes a migrated database with MIGRATIONS_RUN=false', async () => {
+    const database = await createTestDatabase();
+    try {
+      await expect(checkDatabase(database.url, loadConfig({ DATABASE_URL: database.url, MIGRATIONS_RUN: 'false' }))).resolves.toBeUndefined();
+    } finally {
+      await database.drop();
+    }
   });
 });
 

@@ -3,7 +3,7 @@
  * problem+json error path, HTTP metrics, and the OpenAPI document. Used by main and the tests.
  */
 import type { IncomingMessage } from 'node:http';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
@@ -19,8 +19,13 @@ import { requestIdOf } from './common/logging/logging.module.js';
 import { MetricsRegistry } from './common/observability/metrics.registry.js';
 import { OperationalMetricsProcessor } from './operational-metrics/operational-metrics.processor.js';
 
-export async function createApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
+/**
+ * `logger` takes Nest's own messages until the app's pino logger is attached; when the app fails
+ * to build they are flushed to it, so pass a JSON logger to keep a failed start in JSON lines.
+ */
+export async function createApp(options: AppModuleOptions, logger?: LoggerService): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), createAdapter(options.config), {
+    logger,
     bufferLogs: true,
     abortOnError: false,
     bodyParser: false,

@@ -1,6 +1,7 @@
 /** Starts Trailmark: config, database (embedded when DATABASE_URL is unset), admin key, HTTP. */
 import 'reflect-metadata';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger as NestPinoLogger, type PinoLogger } from 'nestjs-pino';
 import { pino } from 'pino';
 import { createApp } from './app.factory.js';
 import { resolveAdminApiKey } from './auth/admin-api-key.js';
@@ -27,7 +28,10 @@ async function main(): Promise<void> {
     await checkDatabase(database.url, config, {
       onRetry: (attempt, error) => log.warn({ attempt, cause: describeCause(error) }, 'the database does not answer yet; retrying'),
     });
-    app = await createApp({ config, databaseUrl: database.url, adminApiKey: adminKey.key });
+    // Nest's own messages before the app's logger is attached (flushed there if the app fails to
+    // build) go through pino too; nestjs-pino's Logger only calls the level methods of what it wraps.
+    const nestLogger = new NestPinoLogger(pino({ level: config.logLevel }) as unknown as PinoLogger, {});
+    app = await createApp({ config, databaseUrl: database.url, adminApiKey: adminKey.key }, nestLogger);
     await listen(app, config.port, config.host);
   } catch (error) {
     logStartupFailure(log, error);

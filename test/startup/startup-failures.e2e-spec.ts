@@ -2,12 +2,16 @@
  * A start that cannot succeed stops with one JSON line naming the variable to fix (README,
  * "Configuration"). These run the start-up steps of main.ts on real files, ports and servers.
  */
+import { jest } from '@jest/globals';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { Logger as NestPinoLogger, type PinoLogger } from 'nestjs-pino';
+import pg from 'pg';
 import { pino } from 'pino';
+import { createApp } from '../../src/app.factory.js';
 import { resolveAdminApiKey } from '../../src/auth/admin-api-key.js';
 import { loadConfig } from '../../src/common/config/config.js';
 import { checkDatabase } from '../../src/common/database/check-database.js';
@@ -160,5 +164,63 @@ describe('the failure line', () => {
       variable: 'PORT',
       msg: 'Invalid configuration: PORT must be a whole number from 0 to 65535 (got "abc")',
     });
+  });
+
+  /** Builds the app as main.ts does, with Nest's messages into a JSON capture; the console must stay untouched. */
+  async function failedBuild(databaseUrl: string): Promise<{ error: unknown; lines: any[] }> {
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: databaseUrl,
+      ADMIN_API_KEY: 'test-admin-key-0123456789abcdef',
+      JOBS_ENABLED: 'false',
+    });
+    const out = capture();
+    const console = [jest.spyOn(process.stdout, 'write'), jest.spyOn(process.stderr, 'write')];
+    let error: unknown;
+    try {
+      const nestLogger = new NestPinoLogger(pino({}, out.stream) as unknown as PinoLogger, {});
+      const app = await createApp({ config, databaseUrl, adminApiKey: config.adminApiKey! }, nestLogger).catch((e: unknown) => {
+        error = e;
+      });
+      if (app) await app.close();
+      for (const spy of console) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of console) spy.mockRestore();
+    }
+    return { error, lines: out.lines().map((line) => JSON.parse(line)) };
+  }
+
+  it("keeps Nest's own messages of an app that fails to build in JSON, not the console logger's coloured text", async () => {
+    const { error, lines } = await failedBuild(`postgres://postgres@127.0.0.1:${await closedPort()}/trailmark`);
+    expect(error).toMatchObject({ code: 'ECONNREFUSED' });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        context: 'TypeOrmModule',
+        err: expect.objectContaining({ message: expect.stringMatching(/^Unable to connect to the database/) }),
+      }),
+    );
+  });
+
+  it("logs a failed migration as JSON, not TypeORM's console text", async () => {
+    const database = await createTestDatabase({ empty: true });
+    try {
+      // A table the first migration creates, already there: the migration fails.
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      await client.query('CREATE TABLE projects (id int)');
+      await client.end();
+      const { error, lines } = await failedBuild(database.url);
+      expect(error).toMatchObject({ message: 'relation "projects" already exists' });
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          context: 'TypeORM',
+          msg: expect.stringMatching(/^Migration "Foundation\d+" failed, error: relation "projects" already exists$/),
+        }),
+      );
+    } finally {
+      await database.drop();
+    }
   });
 });

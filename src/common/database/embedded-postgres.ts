@@ -45,8 +45,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     authMethod: 'scram-sha-256',
     persistent: true,
     // PostgreSQL refuses to run as root; on root-only machines (containers, CI) the package
-    // creates an unprivileged `postgres` user to run the server as.
-    createPostgresUser: true,
+    // creates an unprivileged `postgres` user to run the server as. Only then: for any other
+    // user it would try (and fail) to run groupadd instead of running the server as that user.
+    createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8'],
     // TCP on loopback only, and no Unix socket: its default directory may not exist or be
     // writable on a bare machine, and a second server on the machine may use it already.

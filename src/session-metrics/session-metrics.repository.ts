@@ -170,18 +170,20 @@ FROM m`;
  * components of any group of completed sessions `s` joined to their metrics `m`, and the measure
  * each statistic is made of. The live endpoint groups a range into one row; the metrics read model
  * groups by time bucket (and drop-off step) with the very same select list. Means are over sessions
- * where the metric is not null; the drop-off rate is over completed sessions with metrics.
+ * where the metric is not null; the drop-off rate is over completed sessions with metrics. The
+ * fractional metrics are summed in numeric, exact in any order of the rows (see
+ * SESSION_STATS_ADDITIVE_COMPONENTS).
  */
 export const SESSION_METRICS_ADDITIVE_COMPONENTS = `
   count(*)::int                                                                  AS sessions,
   count(m.time_to_first_draft_ms)::int                                           AS with_draft,
   sum(m.time_to_first_draft_ms)                                                  AS draft_ms_sum,
   count(m.completion_rate)::int                                                  AS completion_count,
-  sum(m.completion_rate)                                                         AS completion_sum,
+  sum(m.completion_rate::numeric)                                                AS completion_sum,
   count(m.confirmation_rate)::int                                                AS confirmation_count,
-  sum(m.confirmation_rate)                                                       AS confirmation_sum,
+  sum(m.confirmation_rate::numeric)                                              AS confirmation_sum,
   count(m.signal_density)::int                                                   AS signal_count,
-  sum(m.signal_density)                                                          AS signal_sum,
+  sum(m.signal_density::numeric)                                                 AS signal_sum,
   (count(*) FILTER (WHERE m.dropped_off))::int                                   AS dropped`;
 
 /** The components that are not additive (computed per group from its rows). */

@@ -194,3 +194,33 @@ function nextBucket(bucket: string, grain: string): string {
   if (grain === 'month') d.setUTCMonth(d.getUTCMonth() + 1);
   return d.toISOString();
 }
+
+describe('metrics trend: averages exact in any order of the rows', () => {
+  const clock = new FixedClock(new Date('2026-03-10T12:00:00Z'));
+  let t: TestApp;
+  let shop: ProjectFixture;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    shop = await createProject(t);
+  });
+  afterAll(() => t.close());
+
+  it('gives the mean duration of 0.1, 0.2 and 0.3 s as 0.2, in the trend and in the live stats', async () => {
+    // In double precision, 0.1 + 0.2 + 0.3 is 0.6000000000000001 or 0.6 depending on the order, and
+    // the mean 0.20000000000000004 or 0.19999999999999998: never 0.2, the figure by hand.
+    for (const [id, seconds] of [
+      ['D1', 0.3],
+      ['D2', 0.1],
+      ['D3', 0.2],
+    ] as const) {
+      await createSession(t, shop.id, { sessionId: id, base: new Date('2026-03-03T10:00:00Z'), events: [page('/', 0), page('/a', seconds)] });
+    }
+    await computeMetrics(t);
+    const range = 'from=2026-03-03T00:00:00Z&to=2026-03-04T00:00:00Z';
+    const trend = await t.request({ url: `/v1/projects/${shop.id}/metrics/avg_duration_seconds/trend?grain=day&${range}`, key: shop.keys.read });
+    expect(trend.body.points.map((p: { value: number }) => p.value)).toEqual([0.2]);
+    const live = await t.request({ url: `/v1/projects/${shop.id}/stats/sessions?${range}`, key: shop.keys.read });
+    expect(live.body.avgDurationSeconds).toBe(0.2);
+  });
+});

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AppError } from '../common/errors/app-error.js';
-import { measureValueSql, type Measure } from '../common/database/measures.js';
+import { exactSumSql, measureValueSql, type Measure } from '../common/database/measures.js';
 import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
 import { uuidV7Run, UUID_V7_RUN_SQL } from '../common/database/uuid-v7.js';
 import { SessionMetricsVerifier } from './session-metrics.verifier.js';
@@ -171,19 +171,18 @@ FROM m`;
  * each statistic is made of. The live endpoint groups a range into one row; the metrics read model
  * groups by time bucket (and drop-off step) with the very same select list. Means are over sessions
  * where the metric is not null; the drop-off rate is over completed sessions with metrics. The
- * fractional metrics are summed in numeric, exact in any order of the rows (see
- * SESSION_STATS_ADDITIVE_COMPONENTS).
+ * fractional metrics are summed exactly (exactSumSql), the same in any order of the rows.
  */
 export const SESSION_METRICS_ADDITIVE_COMPONENTS = `
   count(*)::int                                                                  AS sessions,
   count(m.time_to_first_draft_ms)::int                                           AS with_draft,
   sum(m.time_to_first_draft_ms)                                                  AS draft_ms_sum,
   count(m.completion_rate)::int                                                  AS completion_count,
-  sum(m.completion_rate::numeric)                                                AS completion_sum,
+  ${exactSumSql('m.completion_rate')}                                                AS completion_sum,
   count(m.confirmation_rate)::int                                                AS confirmation_count,
-  sum(m.confirmation_rate::numeric)                                              AS confirmation_sum,
+  ${exactSumSql('m.confirmation_rate')}                                              AS confirmation_sum,
   count(m.signal_density)::int                                                   AS signal_count,
-  sum(m.signal_density::numeric)                                                 AS signal_sum,
+  ${exactSumSql('m.signal_density')}                                                 AS signal_sum,
   (count(*) FILTER (WHERE m.dropped_off))::int                                   AS dropped`;
 
 /** The components that are not additive (computed per group from its rows). */

@@ -1,13 +1,11 @@
-import { measureValueSql, type Measure } from '../common/database/measures.js';
+import { exactSumSql, measureValueSql, type Measure } from '../common/database/measures.js';
 
 /**
  * THE definitions of the session statistics (GET …/stats/sessions, docs/sessions.md), as additive
  * components of any group of `sessions` rows aliased `s`, and the measure each statistic is made
  * of. The live endpoint groups the whole range into one row; the metrics read model groups by time
  * bucket and dimension with the very same select list, so both give the same figures. Sums of
- * fractional quantities are taken in numeric: exact, so the same rows give the same sum in any
- * order (a double-precision sum depends on the order the plan adds the rows in, and a bucket's
- * average then differed from the live figure, or from a full rebuild's, in its last bits).
+ * fractional quantities are exact (exactSumSql), so the same rows give the same sum in any order.
  */
 export const SESSION_STATS_ADDITIVE_COMPONENTS = `
   count(*)::int                                                          AS sessions,
@@ -16,7 +14,7 @@ export const SESSION_STATS_ADDITIVE_COMPONENTS = `
   (count(*) FILTER (WHERE s.page_count >= 1))::int                       AS with_pageview,
   (count(*) FILTER (WHERE s.converted))::int                             AS converted,
   count(s.duration_seconds)::int                                         AS duration_count,
-  sum(s.duration_seconds::numeric)                                       AS duration_sum,
+  ${exactSumSql('s.duration_seconds')}                                    AS duration_sum,
   coalesce(sum(s.page_count), 0)::bigint                                 AS pages`;
 
 /** The components that are not additive (computed per group from its rows). */

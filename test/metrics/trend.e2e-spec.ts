@@ -223,4 +223,19 @@ describe('metrics trend: averages exact in any order of the rows', () => {
     const live = await t.request({ url: `/v1/projects/${shop.id}/stats/sessions?${range}`, key: shop.keys.read });
     expect(live.body.avgDurationSeconds).toBe(0.2);
   });
+  it('keeps every digit of a single value: a completion rate of 1/3 is 1/3, not 0.333333333333333', async () => {
+    await createSession(t, shop.id, {
+      sessionId: 'Q1',
+      base: new Date('2026-03-04T10:00:00Z'),
+      status: 'completed',
+      events: [page('/', 0), page('/a', 60)],
+    });
+    await insertSessionMetrics(t, shop.id, 'Q1', { completionRate: 1 / 3, confirmationRate: 2 / 3, signalDensity: 0.1 });
+    await computeMetrics(t);
+    const range = 'from=2026-03-04T00:00:00Z&to=2026-03-05T00:00:00Z';
+    const trend = await t.request({ url: `/v1/projects/${shop.id}/metrics/completion_rate/trend?grain=day&${range}`, key: shop.keys.read });
+    expect(trend.body.points.map((p: { value: number }) => p.value)).toEqual([1 / 3]);
+    const live = await t.request({ url: `/v1/projects/${shop.id}/stats/session-metrics?${range}`, key: shop.keys.read });
+    expect(live.body).toMatchObject({ completionRateMean: 1 / 3, confirmationRateMean: 2 / 3, signalDensityMean: 0.1 });
+  });
 });

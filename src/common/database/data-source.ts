@@ -17,7 +17,9 @@ export function dataSourceOptions(options: DatabaseOptions): DataSourceOptions {
     migrationsTransactionMode: 'each',
     synchronize: false,
     applicationName: options.applicationName ?? 'trailmark',
-    extra: { max: options.poolSize ?? 10 },
+    // extra_float_digits = 1 (PostgreSQL's default, set in case a server changes it): doubles as
+    // text are their shortest exact form, which exactSumSql relies on
+    extra: { max: options.poolSize ?? 10, options: '-c extra_float_digits=1' },
   };
 }
 

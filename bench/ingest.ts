@@ -33,7 +33,7 @@ function batchBody(): string {
 
 async function main(): Promise<void> {
   const server = await startServerProcess(
-    { NODE_ENV: 'production', LOG_LEVEL: 'silent' },
+    { NODE_ENV: 'production', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent' },
     process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=profiles'] : [],
   );
   const base = server.base;

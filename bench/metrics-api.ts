@@ -29,7 +29,7 @@ SELECT $1, 's' || n, 'completed', t, t, t, (n % 600)::float8, n % 4, n % 4 + 1,
 FROM generate_series(1, $2::int) n, LATERAL (SELECT $3::timestamptz + ((n::bigint * 7919) % (90 * 86400)) * interval '1 second' AS t) x`;
 
 async function main(): Promise<void> {
-  const server = await startServerProcess({ NODE_ENV: 'production', LOG_LEVEL: 'warn' });
+  const server = await startServerProcess({ NODE_ENV: 'production', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' });
   const base = server.base;
   const db = new pg.Client({ connectionString: server.databaseUrl });
   try {

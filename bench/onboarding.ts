@@ -21,7 +21,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 
 async function main(): Promise<void> {
-  const server = await startServerProcess({ NODE_ENV: 'production', LOG_LEVEL: 'silent' });
+  const server = await startServerProcess({ NODE_ENV: 'production', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent' });
   const base = server.base;
   try {
     const project = await callApi(base, 'POST', '/v1/projects', BENCH_ADMIN_KEY, { name: 'bench' });

@@ -4,7 +4,7 @@
  * event is listed in `rejected`, it does not fail the batch). The OpenAPI shape is TrackingEventDto.
  */
 import { randomUUID } from 'node:crypto';
-import { isCalendarDay } from '../common/time/instant.js';
+import { readDateTime } from '../common/time/instant.js';
 import { normalisePath } from './event-path.js';
 import { EVENT_REJECTION_CODES, EVENT_TYPES, MAX_FUTURE_SKEW_MS, MAX_PROPERTIES_BYTES, NAMED_EVENT_TYPES, type EventType } from './event-types.js';
 
@@ -63,21 +63,9 @@ function optionalString(value: unknown, field: string, max: number): string | nu
 }
 
 export function parseOccurredAt(value: unknown): Date | undefined {
-  if (typeof value !== 'string') return undefined;
-  const match = ISO_8601.exec(value);
-  if (!match) return undefined;
-  const [, year, month, day, hour, minute, second] = match;
-  if (
-    Number(year) < 1 ||
-    !isCalendarDay(Number(year), Number(month), Number(day)) ||
-    Number(hour) > 23 ||
-    Number(minute) > 59 ||
-    Number(second ?? 0) > 59
-  ) {
-    return undefined;
-  }
-  const date = new Date(match[7] ? value : `${value}Z`);
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  const match = typeof value === 'string' ? ISO_8601.exec(value) : null;
+  if (!match || Number(match[1]) < 1) return undefined;
+  return readDateTime(match[0], match.slice(1, 7), match[7] !== undefined);
 }
 
 export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRejection {

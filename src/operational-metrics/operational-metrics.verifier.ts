@@ -3,7 +3,7 @@
  * value ranges, label keys, time window), so each bad item is rejected on its own.
  */
 import type { ErrorCode } from '../common/errors/error-catalogue.js';
-import { isCalendarDay } from '../common/time/instant.js';
+import { readDateTime } from '../common/time/instant.js';
 import { canonicalLabels } from './labels.js';
 import { isMetricType, METRIC_TYPES, valueProblem } from './metric-types.js';
 import type { RawMetricInput } from './operational-metrics.repository.js';
@@ -11,7 +11,7 @@ import type { RawMetricInput } from './operational-metrics.repository.js';
 /** Clients' clocks drift; a little future is tolerated, as for tracking events. */
 export const MAX_FUTURE_MS = 5 * 60_000;
 const FIELDS = ['type', 'value', 'labels', 'recordedAt'];
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export type VerifiedMetric = { ok: true; row: RawMetricInput } | { ok: false; code: ErrorCode; message: string };
 
@@ -56,7 +56,5 @@ export function verifyMetric(item: unknown, now: Date, retentionCutoff: Date): V
 /** A date-time with a time zone, of a day of the calendar (not `2025-04-31`, which `Date` reads as May 1st). */
 function parseRecordedAt(value: unknown): Date | undefined {
   const match = typeof value === 'string' ? ISO_DATE_TIME.exec(value) : null;
-  if (!match || !isCalendarDay(Number(match[1]), Number(match[2]), Number(match[3])) || Number(match[4]) > 23) return undefined;
-  const date = new Date(match[0]);
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  return match ? readDateTime(match[0], match.slice(1, 7), true) : undefined;
 }

@@ -23,11 +23,24 @@ export function requireInstant(text: string, field: string): Date {
 
 /**
  * Whether year-month-day names a day of the calendar: `2025-02-30` does not, though `Date` reads
- * it (rolled into March), whatever offset follows it. For texts read by a pattern before `Date`.
+ * it (rolled into March), whatever offset follows it.
  */
 export function isCalendarDay(year: number, month: number, day: number): boolean {
   if (month < 1 || month > 12 || day < 1) return false;
   const lastOfMonth = new Date(0);
   lastOfMonth.setUTCFullYear(year, month, 0); // day 0 of the next month
   return day <= lastOfMonth.getUTCDate();
+}
+
+/**
+ * The instant of a date-time text its caller's pattern has matched, from the fields it captured
+ * (year, month, day, hour, minute and, if written, second): undefined where they name no day of the
+ * calendar or no time of day (`2025-02-30`, `24:00`), which `Date` would roll over. A text without
+ * an offset is read as UTC.
+ */
+export function readDateTime(text: string, fields: readonly (string | undefined)[], hasOffset: boolean): Date | undefined {
+  const [year, month, day, hour, minute, second] = fields.map(Number);
+  if (!isCalendarDay(year, month, day) || hour > 23 || minute > 59 || (fields[5] !== undefined && second > 59)) return undefined;
+  const date = new Date(hasOffset ? text : `${text}Z`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }

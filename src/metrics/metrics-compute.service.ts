@@ -67,7 +67,9 @@ export class MetricsComputeService {
       };
       if (!full && (await this.repository.definitionChanged(tx))) {
         full = true;
-        log.log('metrics compute: the catalogue or the counted columns changed since the last full rebuild; rebuilding in full');
+        log.log(
+          'metrics compute: the read model definition (catalogue, counted columns or components) changed since the last full rebuild; rebuilding in full',
+        );
       }
       if (full) await this.repository.clearAll(tx);
       const changes = await this.repository.findChanges(tx, full);

@@ -75,8 +75,9 @@ export class SessionAggregationService {
     await this.partitions.ensureAhead();
     // A `full` run begins a pass of its own (a release may have changed how sessions are built);
     // any other run resumes one left unfinished.
-    const unfinished = options.full === true ? null : await this.sessions.unfinishedFullPass();
-    if (unfinished !== null || options.full === true || (await this.sessions.watermark()) === null) {
+    const state = await this.sessions.state();
+    const unfinished = options.full === true ? null : state.unfinishedPass;
+    if (unfinished !== null || options.full === true || state.watermark === null) {
       await this.rebuildAll(now, batchSize, counts, progress, unfinished, options.logger);
     } else {
       const collected = await this.sessions.collect();

@@ -235,26 +235,28 @@ function toBatchResult(row: BatchRow): BatchResult {
 export class SessionsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  /** The watermark: the snapshot of the last collection, or null before the first run. */
-  async watermark(): Promise<string | null> {
-    const row = await queryOne<{ snapshot: string | null }>(this.db, `SELECT snapshot::text AS snapshot FROM session_aggregation_state WHERE id = 1`);
-    return row?.snapshot ?? null;
+  /**
+   * The aggregation's state: the watermark (the snapshot of the last collection, null before the
+   * first run) and the full pass a run began and did not finish (its snapshot and the last key it
+   * rebuilt), or null.
+   */
+  async state(): Promise<{ watermark: string | null; unfinishedPass: { snapshot: string; after: SessionKey } | null }> {
+    const row = await queryOne<{ watermark: string | null; pass: string | null; projectId: string; sessionId: string }>(
+      this.db,
+      `SELECT snapshot::text AS watermark, full_pass_snapshot::text AS pass,
+              full_pass_after_project AS "projectId", full_pass_after_session AS "sessionId"
+       FROM session_aggregation_state WHERE id = 1`,
+    );
+    return {
+      watermark: row?.watermark ?? null,
+      unfinishedPass: row?.pass ? { snapshot: row.pass, after: { projectId: row.projectId, sessionId: row.sessionId } } : null,
+    };
   }
 
   /** A snapshot taken now: every event it can see is visible to every later statement. */
   async currentSnapshot(): Promise<string> {
     const row = await queryOne<{ snapshot: string }>(this.db, `SELECT pg_current_snapshot()::text AS snapshot`);
     return row!.snapshot;
-  }
-
-  /** The full pass a run began and did not finish (its snapshot and the last key it rebuilt), or null. */
-  async unfinishedFullPass(): Promise<{ snapshot: string; after: SessionKey } | null> {
-    const row = await queryOne<{ snapshot: string | null; projectId: string; sessionId: string }>(
-      this.db,
-      `SELECT full_pass_snapshot::text AS snapshot, full_pass_after_project AS "projectId", full_pass_after_session AS "sessionId"
-       FROM session_aggregation_state WHERE id = 1`,
-    );
-    return row?.snapshot ? { snapshot: row.snapshot, after: { projectId: row.projectId, sessionId: row.sessionId } } : null;
   }
 
   /** Records a full pass beginning with `snapshot` (the watermark it stores at its end), before its first session. */

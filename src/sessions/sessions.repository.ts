@@ -143,18 +143,21 @@ const SESSION_UPSERT_SQL = `
   )`;
 
 /**
- * A batch's BatchResult, from `built` (with is_new: no row before this statement) and `upserted`;
- * `taken` counts the rows of `takenFrom` (the queue rows taken, which include sessions without
- * events and so without a `built` row).
+ * A batch's BatchResult, from `built`, `inserted` and `updated`; `taken` counts the rows of
+ * `takenFrom` (the queue rows taken, which include sessions without events and so without a
+ * `built` row). The completed sessions come as one row per project with their ids and completion
+ * times (epoch milliseconds) side by side: a JSON object per session cost 12–15 ms per 5,000
+ * sessions to build, and as much again to parse.
  */
 const batchResultSql = (takenFrom: 'batch' | 'built') => `
   SELECT (SELECT count(*)::int FROM ${takenFrom}) AS taken,
     (SELECT coalesce(sum(event_count), 0)::int FROM built) AS "eventsRead",
-    (count(*) FILTER (WHERE b.is_new))::int AS created,
-    (count(*) FILTER (WHERE NOT b.is_new))::int AS updated,
-    coalesce(json_agg(json_build_object('projectId', u.project_id, 'sessionId', u.session_id, 'completedAt', u.completed_at))
-      FILTER (WHERE u.status = 'completed'), '[]'::json) AS completed
-  FROM upserted u JOIN built b USING (project_id, session_id)`;
+    (SELECT count(*)::int FROM inserted) AS created,
+    (SELECT count(*)::int FROM updated) AS updated,
+    (SELECT coalesce(json_agg(c), '[]'::json) FROM (
+       SELECT project_id AS "projectId", array_agg(session_id) AS "sessionIds",
+              array_agg(floor(extract(epoch FROM completed_at) * 1000)::bigint) AS "completedAt"
+       FROM upserted WHERE status = 'completed' GROUP BY project_id) c) AS completed`;
 
 /**
  * A batch of the incremental path: takes up to $2 queued sessions off the queue and rebuilds each
@@ -210,11 +213,27 @@ const REBUILD_RANGE_SQL = `
     ORDER BY e.project_id, e.session_id
     LIMIT $4
   ),
-  built AS (
-    SELECT g.*, s.session_id IS NULL AS is_new FROM grouped g LEFT JOIN sessions s USING (project_id, session_id)
-  ),
   last AS (
     SELECT project_id, session_id FROM grouped ORDER BY project_id DESC, session_id DESC LIMIT 1
+  ),
+  range_stored AS MATERIALIZED (
+    -- Whether any session row exists in the batch's key range: none on a first pass, which then
+    -- skips the 5,000 lookups of sessions that are not there. One step of the primary key index:
+    -- the first stored key after the batch's start, if it is not past the batch's last key.
+    SELECT coalesce((
+      SELECT (s.project_id, s.session_id) <= (l.project_id, l.session_id) FROM sessions s
+      WHERE (s.project_id, s.session_id) > ($2::uuid, $3::text)
+      ORDER BY s.project_id, s.session_id LIMIT 1
+    ), false) AS any
+    FROM last l
+  ),
+  built AS (
+    SELECT g.*,
+           CASE WHEN r.any
+             THEN NOT EXISTS (SELECT 1 FROM sessions s WHERE s.project_id = g.project_id AND s.session_id = g.session_id)
+             ELSE true
+           END AS is_new
+    FROM grouped g CROSS JOIN range_stored r
   ),
   ${SESSION_UPSERT_SQL}
   SELECT r.*, (SELECT project_id FROM last) AS "lastProjectId", (SELECT session_id FROM last) AS "lastSessionId",
@@ -224,10 +243,13 @@ const REBUILD_RANGE_SQL = `
 /** Serialises the batches of overlapping runs (see startBatch). */
 export const BATCH_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('session-aggregation batch'))`;
 
-type BatchRow = Omit<BatchResult, 'completed'> & { completed: { projectId: string; sessionId: string; completedAt: string }[] };
+type BatchRow = Omit<BatchResult, 'completed'> & { completed: { projectId: string; sessionIds: string[]; completedAt: number[] }[] };
 
 function toBatchResult(row: BatchRow): BatchResult {
-  return { ...row, completed: row.completed.map((s) => ({ ...s, completedAt: new Date(s.completedAt) })) };
+  const completed = row.completed.flatMap(({ projectId, sessionIds, completedAt }) =>
+    sessionIds.map((sessionId, i) => ({ projectId, sessionId, completedAt: new Date(completedAt[i]) })),
+  );
+  return { ...row, completed };
 }
 
 /** All SQL of sessions: the aggregation (collect, sweep, rebuild) and the read side. */

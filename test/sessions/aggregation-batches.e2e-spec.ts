@@ -152,4 +152,23 @@ describe('session aggregation in batches', () => {
     await sessions.finishFullPass(stale);
     expect(await t.sql(`SELECT snapshot::text AS watermark FROM session_aggregation_state`)).toEqual([{ watermark: after.watermark }]);
   });
+  it('creates the new sessions and updates the stored ones of full-pass batches that hold both', async () => {
+    const mix = await createProject(t);
+    await ingest(t, mix, [
+      pageview('m1', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('m3', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('m5', '/a', '2025-03-10T10:00:00.000Z'),
+    ]);
+    expect(await aggregate(t)).toMatchObject({ sessionsCreated: 3 });
+    // m2 and m4 sort between the stored sessions, so whatever the batch seams, a batch holds a new
+    // session next to a stored one; m1 gains a page, m3 and m5 stay as they are
+    await ingest(t, mix, [
+      pageview('m1', '/b', '2025-03-10T10:01:00.000Z'),
+      pageview('m2', '/a', '2025-03-10T10:00:00.000Z'),
+      pageview('m4', '/a', '2025-03-10T10:00:00.000Z'),
+    ]);
+    expect(await aggregate(t, true)).toMatchObject({ sessionsCreated: 2, sessionsUpdated: 1 });
+    expect((await getSession(t, mix, 'm1')).body).toMatchObject({ pageCount: 2, journeyPath: ['/a', '/b'] });
+    for (const id of ['m2', 'm4']) expect((await getSession(t, mix, id)).body).toMatchObject({ pageCount: 1, journeyPath: ['/a'] });
+  });
 });

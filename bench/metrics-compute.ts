@@ -65,7 +65,6 @@ const FLOOR = [
 
 async function main(): Promise<void> {
   const bench = await startBenchApp({ LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-  await bench.app.init();
   const db = new pg.Client({ connectionString: bench.url });
   await db.connect();
   const rss: number[] = [];

@@ -55,6 +55,9 @@ export async function startBenchApp(env: Record<string, string> = {}): Promise<B
     ...env,
   });
   const app = await createApp({ config, databaseUrl, adminApiKey: BENCH_ADMIN_KEY });
+  // as the service starts: among others, the partitions of this month and the next are created,
+  // so events loaded straight into the database land where ingested ones would, not in DEFAULT
+  await app.init();
   return {
     app,
     url: databaseUrl,

@@ -18,6 +18,7 @@ import { SessionsWritePath1764000720000 } from './1764000720000-sessions-write-p
 import { MetricsChangeLogOldInstants1764000730000 } from './1764000730000-metrics-change-log-old-instants.js';
 import { DrilldownWithoutRetentionIndex1764000740000 } from './1764000740000-drilldown-without-retention-index.js';
 import { ResumableFullPass1764000750000 } from './1764000750000-resumable-full-pass.js';
+import { FullPassParts1764000770000 } from './1764000770000-full-pass-parts.js';
 import { ChainedJobRuns1764000760000 } from './1764000760000-chained-job-runs.js';
 
 export const MIGRATIONS = [
@@ -38,4 +39,5 @@ export const MIGRATIONS = [
   DrilldownWithoutRetentionIndex1764000740000,
   ResumableFullPass1764000750000,
   ChainedJobRuns1764000760000,
+  FullPassParts1764000770000,
 ];

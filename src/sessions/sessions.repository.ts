@@ -37,6 +37,13 @@ export interface SessionKey {
   sessionId: string;
 }
 
+/** A key range of a full pass: the sessions after `after`, up to and including `until` (null: to the last one). */
+export interface PassPart {
+  part: number;
+  after: SessionKey;
+  until: SessionKey | null;
+}
+
 /** Sorts before every session: session ids are at least one character long. */
 export const FIRST_SESSION_KEY: SessionKey = { projectId: '00000000-0000-0000-0000-000000000000', sessionId: '' };
 
@@ -200,15 +207,17 @@ const REBUILD_QUEUED_SQL = `
   ${batchResultSql('batch')}`;
 
 /**
- * A batch of the full pass: the next $4 sessions in key order after ($2, $3), each built from ALL
- * its events, read in the order of the (project_id, session_id, occurred_at, seq) index — the
- * plan of a plain GROUP BY over the events, stopped after $4 groups.
+ * A batch of a full pass's part: the next $4 sessions in key order after ($2, $3) — up to and
+ * including ($5, $6) when the part has an end — each built from ALL its events, read in the order
+ * of the (project_id, session_id, occurred_at, seq) index: the plan of a plain GROUP BY over the
+ * events, stopped after $4 groups. The end is an index bound too, so a part's last batch stops at it.
  */
-const REBUILD_RANGE_SQL = `
+const rebuildRangeSql = (bounded: boolean) => `
   WITH grouped AS (
     SELECT e.project_id, e.session_id, ${SESSION_EVENT_AGGREGATES}, max(e.received_at) AS last_received_at
     FROM tracking_events e
     WHERE (e.project_id, e.session_id) > ($2::uuid, $3::text)
+      ${bounded ? 'AND (e.project_id, e.session_id) <= ($5::uuid, $6::text)' : ''}
     GROUP BY e.project_id, e.session_id
     ORDER BY e.project_id, e.session_id
     LIMIT $4
@@ -239,9 +248,16 @@ const REBUILD_RANGE_SQL = `
   SELECT r.*, (SELECT project_id FROM last) AS "lastProjectId", (SELECT session_id FROM last) AS "lastSessionId",
     (SELECT max(last_received_at) FROM grouped) AS "lastReceivedAt"
   FROM (${batchResultSql('built')}) r`;
+const REBUILD_RANGE_SQL = rebuildRangeSql(false);
+const REBUILD_BOUNDED_RANGE_SQL = rebuildRangeSql(true);
 
-/** Serialises the batches of overlapping runs (see startBatch). */
+/**
+ * Serialises batches that could write the same session (see startBatch): taken exclusively by the
+ * queue's batches and by the start of a full pass, and shared by the batches of a full pass's parts,
+ * which are disjoint ranges of one pass and run side by side.
+ */
 export const BATCH_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('session-aggregation batch'))`;
+const SHARED_BATCH_LOCK_SQL = `SELECT pg_advisory_xact_lock_shared(hashtext('session-aggregation batch'))`;
 
 type BatchRow = Omit<BatchResult, 'completed'> & { completed: { projectId: string; sessionIds: string[]; completedAt: number[] }[] };
 
@@ -259,20 +275,22 @@ export class SessionsRepository {
 
   /**
    * The aggregation's state: the watermark (the snapshot of the last collection, null before the
-   * first run) and the full pass a run began and did not finish (its snapshot and the last key it
-   * rebuilt), or null.
+   * first run) and the full pass a run began and did not finish (its snapshot and its parts not yet
+   * finished, each from after the last key it rebuilt), or null.
    */
-  async state(): Promise<{ watermark: string | null; unfinishedPass: { snapshot: string; after: SessionKey } | null }> {
-    const row = await queryOne<{ watermark: string | null; pass: string | null; projectId: string; sessionId: string }>(
+  async state(): Promise<{ watermark: string | null; unfinishedPass: { snapshot: string; parts: PassPart[] } | null }> {
+    const row = await queryOne<{ watermark: string | null; pass: string | null; parts: PassPart[] }>(
       this.db,
       `SELECT snapshot::text AS watermark, full_pass_snapshot::text AS pass,
-              full_pass_after_project AS "projectId", full_pass_after_session AS "sessionId"
+              coalesce((SELECT json_agg(json_build_object(
+                          'part', part,
+                          'after', json_build_object('projectId', after_project, 'sessionId', after_session),
+                          'until', CASE WHEN until_project IS NOT NULL THEN json_build_object('projectId', until_project, 'sessionId', until_session) END)
+                        ORDER BY part)
+                        FROM session_aggregation_pass_part WHERE NOT finished), '[]'::json) AS parts
        FROM session_aggregation_state WHERE id = 1`,
     );
-    return {
-      watermark: row?.watermark ?? null,
-      unfinishedPass: row?.pass ? { snapshot: row.pass, after: { projectId: row.projectId, sessionId: row.sessionId } } : null,
-    };
+    return { watermark: row?.watermark ?? null, unfinishedPass: row?.pass ? { snapshot: row.pass, parts: row.parts } : null };
   }
 
   /** A snapshot taken now: every event it can see is visible to every later statement. */
@@ -281,28 +299,77 @@ export class SessionsRepository {
     return row!.snapshot;
   }
 
-  /** Records a full pass beginning with `snapshot` (the watermark it stores at its end), before its first session. */
-  async beginFullPass(snapshot: string): Promise<void> {
-    await execute(
+  /**
+   * Keys that cut the sessions into about `count` parts of as many events each, in key order: the
+   * last key of each of the first count − 1 tiles of a sample of the events. The sample is some
+   * 200 blocks (SYSTEM sampling reads whole blocks), so a small table is read whole and cut
+   * exactly. Fewer keys come back when there are fewer sessions than parts.
+   */
+  async partBoundaries(count: number): Promise<SessionKey[]> {
+    if (count <= 1) return [];
+    const [{ blocks }] = await queryRows<{ blocks: number }>(
       this.db,
-      `UPDATE session_aggregation_state SET full_pass_snapshot = $1::pg_snapshot, full_pass_after_project = $2, full_pass_after_session = $3 WHERE id = 1`,
-      [snapshot, FIRST_SESSION_KEY.projectId, FIRST_SESSION_KEY.sessionId],
+      `SELECT coalesce(sum(pg_relation_size(i.inhrelid)), 0)::float8 / current_setting('block_size')::int AS blocks
+       FROM pg_inherits i WHERE i.inhparent = 'tracking_events'::regclass`,
     );
+    const percent = Math.min(100, (100 * 200) / Math.max(blocks, 1));
+    const rows = await queryRows<SessionKey>(
+      this.db,
+      `SELECT DISTINCT ON (tile) project_id AS "projectId", session_id AS "sessionId"
+       FROM (SELECT project_id, session_id, ntile($1) OVER (ORDER BY project_id, session_id) AS tile
+             FROM tracking_events TABLESAMPLE SYSTEM ($2)) s
+       WHERE tile < $1
+       ORDER BY tile, project_id DESC, session_id DESC`,
+      [count, percent],
+    );
+    // a session with more events than a tile ends two tiles: one boundary
+    return rows.filter((key, i) => i === 0 || key.projectId !== rows[i - 1].projectId || key.sessionId !== rows[i - 1].sessionId);
   }
 
   /**
-   * Ends the full pass begun with `snapshot`: that snapshot becomes the watermark. Only that pass's
-   * own end does it: a run that overlapped it (taken over after a stall) and ends later, with an
-   * older pass or none recorded any more, changes nothing, so the watermark never moves back.
+   * Records a full pass beginning with `snapshot` (the watermark it stores at its end), before its
+   * first session, cut into parts at `boundaries` (ascending keys; none: one part). Under the batch
+   * lock taken exclusively: once it commits, no batch of an older pass is writing, and none starts
+   * (a part's batch stops when its pass is no longer the recorded one).
    */
-  async finishFullPass(snapshot: string): Promise<void> {
-    await execute(
+  async beginFullPass(snapshot: string, boundaries: SessionKey[] = []): Promise<PassPart[]> {
+    const parts: PassPart[] = [FIRST_SESSION_KEY, ...boundaries].map((after, part) => ({ part, after, until: boundaries[part] ?? null }));
+    await this.db.transaction(async (tx) => {
+      await execute(tx, BATCH_LOCK_SQL);
+      await execute(tx, `UPDATE session_aggregation_state SET full_pass_snapshot = $1::pg_snapshot WHERE id = 1`, [snapshot]);
+      await execute(tx, `DELETE FROM session_aggregation_pass_part`);
+      await execute(
+        tx,
+        `INSERT INTO session_aggregation_pass_part (part, after_project, after_session, until_project, until_session)
+         SELECT * FROM unnest($1::int[], $2::uuid[], $3::text[], $4::uuid[], $5::text[])`,
+        [
+          parts.map((p) => p.part),
+          parts.map((p) => p.after.projectId),
+          parts.map((p) => p.after.sessionId),
+          parts.map((p) => p.until?.projectId ?? null),
+          parts.map((p) => p.until?.sessionId ?? null),
+        ],
+      );
+    });
+    return parts;
+  }
+
+  /**
+   * Ends the full pass begun with `snapshot` once all its parts are finished: that snapshot becomes
+   * the watermark. Only that pass's own end does it: a run that overlapped it (taken over after a
+   * stall) and ends later, with an older pass or none recorded any more, changes nothing, so the
+   * watermark never moves back.
+   */
+  async finishFullPass(snapshot: string): Promise<boolean> {
+    const rows = await queryRows(
       this.db,
       `UPDATE session_aggregation_state
-       SET snapshot = $1::pg_snapshot, updated_at = now(), full_pass_snapshot = NULL, full_pass_after_project = NULL, full_pass_after_session = NULL
-       WHERE id = 1 AND full_pass_snapshot::text = $1`,
+       SET snapshot = $1::pg_snapshot, updated_at = now(), full_pass_snapshot = NULL
+       WHERE id = 1 AND full_pass_snapshot::text = $1 AND NOT EXISTS (SELECT 1 FROM session_aggregation_pass_part WHERE NOT finished)
+       RETURNING id`,
       [snapshot],
     );
+    return rows.length > 0;
   }
 
   /**
@@ -365,53 +432,52 @@ export class SessionsRepository {
   }
 
   /**
-   * Rebuilds the next `limit` sessions after `after` in key order (REBUILD_RANGE_SQL) in the
-   * caller's transaction; `last` is where the next batch starts (null when nothing was left).
+   * Rebuilds the next `limit` sessions of a part of the full pass `pass` (REBUILD_RANGE_SQL) in the
+   * caller's transaction, and moves the part's cursor past them, or marks it finished when fewer
+   * than `limit` were left: a pass cut off resumes each part after its last batch that committed.
+   * Returns null, having written nothing, when `pass` is no longer the recorded pass: a newer one
+   * began (a `full` run), and the run of this one is a stale one that must stop.
    */
   async rebuildRange(
     tx: Db,
     now: Date,
-    after: SessionKey,
+    part: PassPart,
     limit: number,
-    /** The snapshot of the recorded full pass this batch belongs to, whose cursor it moves. */
-    pass?: string,
-  ): Promise<BatchResult & { last: SessionKey | null; lastReceivedAt: Date | null }> {
-    await this.startBatch(tx);
+    pass: string,
+  ): Promise<(BatchResult & { last: SessionKey | null; lastReceivedAt: Date | null }) | null> {
+    await this.startBatch(tx, 'shared');
+    const [current] = await queryRows(tx, `SELECT 1 FROM session_aggregation_state WHERE id = 1 AND full_pass_snapshot::text = $1`, [pass]);
+    if (!current) return null;
     // PostgreSQL estimates the row comparison on the key to match about one row, so it would read
     // every event after the key and sort them all (to disk: 0.85 s per batch on 1M events) instead
     // of walking the index in key order and stopping after `limit` sessions (40 ms).
     await execute(tx, `SET LOCAL enable_sort = off`);
+    const { after, until } = part;
     const row = (await queryOne<BatchRow & { lastProjectId: string | null; lastSessionId: string | null; lastReceivedAt: Date | null }>(
       tx,
-      REBUILD_RANGE_SQL,
-      [now, after.projectId, after.sessionId, limit],
+      until ? REBUILD_BOUNDED_RANGE_SQL : REBUILD_RANGE_SQL,
+      until ? [now, after.projectId, after.sessionId, limit, until.projectId, until.sessionId] : [now, after.projectId, after.sessionId, limit],
     ))!;
     const { lastProjectId, lastSessionId, lastReceivedAt, ...result } = row;
-    if (lastProjectId !== null && pass !== undefined) {
-      // in the batch's transaction: a pass cut off resumes after the last batch that committed —
-      // of this pass only (a batch of an overlapping run's older pass must not move its cursor)
-      await execute(
-        tx,
-        `UPDATE session_aggregation_state SET full_pass_after_project = $1, full_pass_after_session = $2
-         WHERE id = 1 AND full_pass_snapshot::text = $3`,
-        [lastProjectId, lastSessionId, pass],
-      );
-    }
-    return {
-      ...toBatchResult(result),
-      lastReceivedAt,
-      last: lastProjectId === null ? null : { projectId: lastProjectId, sessionId: lastSessionId! },
-    };
+    const last = lastProjectId === null ? null : { projectId: lastProjectId, sessionId: lastSessionId! };
+    await execute(
+      tx,
+      `UPDATE session_aggregation_pass_part
+       SET after_project = coalesce($2, after_project), after_session = coalesce($3, after_session), finished = $4
+       WHERE part = $1`,
+      [part.part, last?.projectId ?? null, last?.sessionId ?? null, result.taken < limit],
+    );
+    return { ...toBatchResult(result), lastReceivedAt, last };
   }
 
   /**
-   * First in every batch transaction: waits for any other batch (an overlapping run) to commit, so
-   * the batch statement's snapshot sees every session row written before it. And the batch
-   * statements' cost estimates are high enough to trigger JIT compilation, which costs more than
-   * it saves on a few thousand sessions.
+   * First in every batch transaction: waits for any batch that could write the same sessions to
+   * commit (BATCH_LOCK_SQL), so the batch statement's snapshot sees every session row written
+   * before it. And the batch statements' cost estimates are high enough to trigger JIT
+   * compilation, which costs more than it saves on a few thousand sessions.
    */
-  private async startBatch(tx: Db): Promise<void> {
-    await execute(tx, BATCH_LOCK_SQL);
+  private async startBatch(tx: Db, lock: 'exclusive' | 'shared' = 'exclusive'): Promise<void> {
+    await execute(tx, lock === 'shared' ? SHARED_BATCH_LOCK_SQL : BATCH_LOCK_SQL);
     await execute(tx, `SET LOCAL jit = off`);
   }
 

@@ -6,14 +6,17 @@ import { aggregate, getSession, ingest, pageview } from '../factories/events.js'
 import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-/** Batches of two sessions, so every run here is several batches and the seams between them show. */
+/**
+ * Batches of two sessions, so every run here is several batches and the seams between them show;
+ * one worker, so a full pass is one part with one cursor.
+ */
 describe('session aggregation in batches', () => {
   const clock = new FixedClock(new Date('2025-03-10T12:00:00.000Z'));
   let t: TestApp;
   let shop: ProjectFixture;
 
   beforeAll(async () => {
-    t = await startTestApp({ clock, env: { SESSION_AGGREGATION_BATCH: '2' } });
+    t = await startTestApp({ clock, env: { SESSION_AGGREGATION_BATCH: '2', SESSION_AGGREGATION_WORKERS: '1' } });
     shop = await createProject(t);
   });
   afterAll(() => t.close());
@@ -102,10 +105,10 @@ describe('session aggregation in batches', () => {
     await t.sql(`DROP FUNCTION fail_on_x3()`);
 
     const [state] = await t.sql(
-      `SELECT full_pass_snapshot IS NOT NULL AS unfinished, full_pass_after_project AS project, full_pass_after_session AS session
-       FROM session_aggregation_state`,
+      `SELECT full_pass_snapshot IS NOT NULL AS unfinished, p.after_project AS project, p.after_session AS session, p.finished
+       FROM session_aggregation_state, session_aggregation_pass_part p`,
     );
-    expect(state.unfinished).toBe(true);
+    expect(state).toMatchObject({ unfinished: true, finished: false });
     // Batches of two sessions in key order, own's x1..x4 before or after shop's sessions (uuid
     // order): the batch holding x3 rolled back, so the pass stopped at x1 (x2 shared x3's batch) or x2.
     expect(state.project).toBe(own.id);
@@ -124,9 +127,10 @@ describe('session aggregation in batches', () => {
     });
     expect((await getSession(t, own, 'x3')).body).toMatchObject({ pageCount: 2, journeyPath: ['/a', '/b'] });
     expect((await getSession(t, own, 'x4')).body).toMatchObject({ pageCount: 1 });
-    expect(await t.sql(`SELECT full_pass_snapshot IS NULL AS finished, snapshot IS NOT NULL AS watermark FROM session_aggregation_state`)).toEqual([
-      { finished: true, watermark: true },
-    ]);
+    expect(
+      await t.sql(`SELECT full_pass_snapshot IS NULL AS finished, snapshot IS NOT NULL AS watermark, p.finished AS "partFinished"
+                   FROM session_aggregation_state, session_aggregation_pass_part p`),
+    ).toEqual([{ finished: true, watermark: true, partFinished: true }]);
     // and the next run has nothing to do
     expect(await aggregate(t)).toMatchObject({ eventsRead: 0, sessionsCreated: 0, sessionsUpdated: 0 });
   });
@@ -137,7 +141,7 @@ describe('session aggregation in batches', () => {
     // an unfinished pass, as a run cut off leaves it, and the end of some other pass arriving late
     const stale = await sessions.currentSnapshot();
     await sessions.beginFullPass(stale);
-    await t.sql(`UPDATE session_aggregation_state SET full_pass_after_project = 'ffffffff-ffff-ffff-ffff-ffffffffffff'`);
+    await t.sql(`UPDATE session_aggregation_pass_part SET after_project = 'ffffffff-ffff-ffff-ffff-ffffffffffff'`);
     await sessions.finishFullPass('1:1:');
     expect(await t.sql(`SELECT snapshot::text AS watermark, full_pass_snapshot::text AS pass FROM session_aggregation_state`)).toEqual([
       { watermark: before, pass: stale },
@@ -170,5 +174,86 @@ describe('session aggregation in batches', () => {
     expect(await aggregate(t, true)).toMatchObject({ sessionsCreated: 2, sessionsUpdated: 1 });
     expect((await getSession(t, mix, 'm1')).body).toMatchObject({ pageCount: 2, journeyPath: ['/a', '/b'] });
     for (const id of ['m2', 'm4']) expect((await getSession(t, mix, id)).body).toMatchObject({ pageCount: 1, journeyPath: ['/a'] });
+  });
+});
+
+/** A full pass cut into parts that two workers rebuild side by side, in batches of two sessions. */
+describe('session aggregation: a full pass in parts', () => {
+  const clock = new FixedClock(new Date('2025-03-10T12:00:00.000Z'));
+  let t: TestApp;
+  let shop: ProjectFixture;
+  const ids = Array.from({ length: 12 }, (_, i) => `k${String(i + 1).padStart(2, '0')}`);
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, env: { SESSION_AGGREGATION_BATCH: '2', SESSION_AGGREGATION_WORKERS: '2' } });
+    shop = await createProject(t);
+    // k01..k12 with one event each, k05 with three
+    await ingest(t, shop, [
+      ...ids.map((id) => pageview(id, '/a', '2025-03-10T10:00:00.000Z')),
+      pageview('k05', '/b', '2025-03-10T10:01:00.000Z'),
+      pageview('k05', '/c', '2025-03-10T10:02:00.000Z'),
+    ]);
+  });
+  afterAll(() => t.close());
+
+  it('cuts the sessions into parts of about as many events each', async () => {
+    // 14 events in key order k01 k02 k03 k04 k05 k05 k05 k06 … k12; ntile(4): 4, 4, 3, 3 events,
+    // ending at k04, k06 (the fourth event after k04) and k09
+    expect(await t.get(SessionsRepository).partBoundaries(4)).toEqual(['k04', 'k06', 'k09'].map((sessionId) => ({ projectId: shop.id, sessionId })));
+    // k05's three events end no two tiles here, but fewer sessions than parts give fewer keys
+    expect(await t.get(SessionsRepository).partBoundaries(1)).toEqual([]);
+  });
+
+  it('rebuilds every session exactly once in the first run, and finishes every part', async () => {
+    expect(await aggregate(t)).toMatchObject({ eventsRead: 14, sessionsCreated: 12, sessionsUpdated: 0, sessionsCompleted: 12 });
+    const rows = await t.sql(`SELECT session_id AS id, event_count AS events FROM sessions WHERE project_id = $1 ORDER BY session_id`, [shop.id]);
+    expect(rows).toEqual(ids.map((id) => ({ id, events: id === 'k05' ? 3 : 1 })));
+    // two parts (one per worker) at the ends of 2 tiles of 14 events: k01…k05 (7 events), k06…k12
+    const parts = await t.sql(`SELECT part, until_session AS until, finished FROM session_aggregation_pass_part ORDER BY part`);
+    expect(parts).toEqual([
+      { part: 0, until: 'k05', finished: true },
+      { part: 1, until: null, finished: true },
+    ]);
+    expect(await t.sql(`SELECT full_pass_snapshot IS NULL AS finished FROM session_aggregation_state`)).toEqual([{ finished: true }]);
+  });
+
+  it('resumes every part after its last batch that committed when one part fails', async () => {
+    await t.sql(`UPDATE sessions SET page_count = 99 WHERE project_id = $1`, [shop.id]);
+    await t.sql(`
+      CREATE FUNCTION fail_on_k07() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.session_id = 'k07' THEN RAISE EXCEPTION 'cut off'; END IF; RETURN NEW; END $$`);
+    await t.sql(`CREATE TRIGGER fail_on_k07 BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION fail_on_k07()`);
+    const failed = await t.request({ method: 'POST', url: '/v1/jobs/session-aggregation/runs?wait=true', body: { full: true } });
+    expect(failed.body.status).toBe('failed');
+    await t.sql(`DROP TRIGGER fail_on_k07 ON sessions`);
+    await t.sql(`DROP FUNCTION fail_on_k07()`);
+
+    // Repaired (page_count back from 99) exactly the sessions that a committed batch rebuilt; k07's
+    // batch rolled back. The next run rebuilds only the others: every part resumes at its cursor.
+    const repaired = await t.sql(`SELECT session_id AS id FROM sessions WHERE project_id = $1 AND page_count <> 99 ORDER BY session_id`, [shop.id]);
+    expect(repaired.map((r) => r.id)).not.toContain('k07');
+    const left = ids.filter((id) => !repaired.some((r) => r.id === id));
+    const eventsLeft = left.reduce((sum, id) => sum + (id === 'k05' ? 3 : 1), 0);
+    expect(await aggregate(t)).toMatchObject({ eventsRead: eventsLeft, sessionsCreated: 0, sessionsUpdated: left.length });
+    expect(
+      await t.sql(`SELECT count(*)::int AS n FROM sessions WHERE project_id = $1 AND page_count <> 1 + 2 * (session_id = 'k05')::int`, [shop.id]),
+    ).toEqual([{ n: 0 }]);
+    expect(await t.sql(`SELECT full_pass_snapshot IS NULL AS finished FROM session_aggregation_state`)).toEqual([{ finished: true }]);
+  });
+
+  it('writes nothing for a pass that a newer full pass replaced, and tells its run to stop', async () => {
+    const sessions = t.get(SessionsRepository);
+    const stale = await sessions.currentSnapshot();
+    const [part] = await sessions.beginFullPass(stale);
+    await sessions.beginFullPass(await sessions.currentSnapshot(), [{ projectId: shop.id, sessionId: 'k06' }]);
+    await t.sql(`UPDATE sessions SET page_count = 99 WHERE project_id = $1`, [shop.id]);
+    expect(await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), part, 100, stale))).toBeNull();
+    expect(await t.sql(`SELECT count(*)::int AS n FROM sessions WHERE project_id = $1 AND page_count = 99`, [shop.id])).toEqual([{ n: 12 }]);
+    // the newer pass's two parts are untouched, and its run (an ordinary one resumes it) repairs all
+    expect(await t.sql(`SELECT part, after_session AS after, finished FROM session_aggregation_pass_part ORDER BY part`)).toEqual([
+      { part: 0, after: '', finished: false },
+      { part: 1, after: 'k06', finished: false },
+    ]);
+    expect(await aggregate(t)).toMatchObject({ eventsRead: 14, sessionsUpdated: 12 });
   });
 });

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { FixedClock } from '../../src/common/clock/clock.js';
 import { SessionCompletionPublisher, type CompletedSession } from '../../src/sessions/session-completion.publisher.js';
-import { FIRST_SESSION_KEY, SessionsRepository } from '../../src/sessions/sessions.repository.js';
+import { SessionsRepository } from '../../src/sessions/sessions.repository.js';
 import { aggregate, getSession, ingest, pageview } from '../factories/events.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -221,8 +221,8 @@ describe('session aggregation', () => {
     const sessions = t.get(SessionsRepository);
     // The pass: its watermark is taken first, then the batch holding s-pass runs, then /b commits.
     const watermark = await sessions.currentSnapshot();
-    await sessions.beginFullPass(watermark);
-    await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), FIRST_SESSION_KEY, 100_000, watermark));
+    const [part] = await sessions.beginFullPass(watermark);
+    await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), part, 100_000, watermark));
     await ingest(t, own, [pageview('s-pass', '/b', '2025-03-10T12:31:00.000Z')]);
     await sessions.finishFullPass(watermark);
     expect((await getSession(t, own, 's-pass')).body).toMatchObject({ pageCount: 1 });

@@ -29,7 +29,8 @@ export interface AppConfig {
   /** Cron expression (UTC) per scheduled job, keyed by job name. */
   schedules: Record<string, string>;
   ingest: { maxEventsPerBatch: number };
-  sessions: { aggregationBatchSize: number };
+  /** Sessions per aggregation batch, and the workers of a full pass (each on its own connection). */
+  sessions: { aggregationBatchSize: number; aggregationWorkers: number };
   /** Session ids per queued metrics job, and jobs one instance works at a time. */
   sessionMetrics: { batchSize: number; concurrency: number };
   jobRunsRetentionDays: number;
@@ -144,7 +145,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databasePoolSize: readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
     schedules,
     ingest: { maxEventsPerBatch: readInt(env, 'INGEST_MAX_EVENTS', 1000, 1, 10_000) },
-    sessions: { aggregationBatchSize: readInt(env, 'SESSION_AGGREGATION_BATCH', 1000, 1, 100_000) },
+    sessions: {
+      aggregationBatchSize: readInt(env, 'SESSION_AGGREGATION_BATCH', 1000, 1, 100_000),
+      aggregationWorkers: readInt(env, 'SESSION_AGGREGATION_WORKERS', 2, 1, 8),
+    },
     sessionMetrics: {
       batchSize: readInt(env, 'SESSION_METRICS_BATCH_SIZE', 1000, 1, 1000),
       concurrency: readInt(env, 'SESSION_METRICS_CONCURRENCY', 3, 1, 16),

@@ -200,7 +200,8 @@ describe('session aggregation: a full pass in parts', () => {
     // 14 events in key order k01 k02 k03 k04 k05 k05 k05 k06 … k12; ntile(4): 4, 4, 3, 3 events,
     // ending at k04, k06 (the fourth event after k04) and k09
     expect(await t.get(SessionsRepository).partBoundaries(4)).toEqual(['k04', 'k06', 'k09'].map((sessionId) => ({ projectId: shop.id, sessionId })));
-    // k05's three events end no two tiles here, but fewer sessions than parts give fewer keys
+    // 14 tiles of one event: k05 ends three of them, one key; the last tile (k12) has no end key
+    expect(await t.get(SessionsRepository).partBoundaries(14)).toEqual(ids.slice(0, 11).map((sessionId) => ({ projectId: shop.id, sessionId })));
     expect(await t.get(SessionsRepository).partBoundaries(1)).toEqual([]);
   });
 

@@ -133,9 +133,9 @@ export class SessionAggregationService {
     let failure: unknown = null;
     const work = async (): Promise<void> => {
       for (let part = pending.shift(); part && failure === null && !superseded; part = pending.shift()) {
-        for (let at: PassPart | null = part; at !== null && failure === null;) {
-          const from: PassPart = at;
-          const batch = await this.db.transaction((tx) => this.sessions.rebuildRange(tx, now, from, batchSize, snapshot));
+        const { part: number } = part;
+        for (let finished = false; !finished && failure === null;) {
+          const batch = await this.db.transaction((tx) => this.sessions.rebuildRange(tx, now, number, batchSize, snapshot));
           if (batch === null) {
             superseded = true;
             return;
@@ -145,7 +145,7 @@ export class SessionAggregationService {
             counts.lastReceivedAt = batch.lastReceivedAt.toISOString();
           }
           if (batch.taken > 0) await progress(batch, pass);
-          at = batch.taken < batchSize || batch.last === null ? null : { ...from, after: batch.last };
+          finished = batch.finished;
         }
       }
     };

@@ -432,42 +432,57 @@ export class SessionsRepository {
   }
 
   /**
-   * Rebuilds the next `limit` sessions of a part of the full pass `pass` (REBUILD_RANGE_SQL) in the
-   * caller's transaction, and moves the part's cursor past them, or marks it finished when fewer
-   * than `limit` were left: a pass cut off resumes each part after its last batch that committed.
-   * Returns null, having written nothing, when `pass` is no longer the recorded pass: a newer one
-   * began (a `full` run), and the run of this one is a stale one that must stop.
+   * Rebuilds the next `limit` sessions of part `part` of the full pass `pass` (REBUILD_RANGE_SQL),
+   * from the part's stored cursor, in the caller's transaction, and moves the cursor past them, or
+   * marks the part finished when fewer than `limit` were left: a pass cut off resumes each part
+   * after its last batch that committed. Returns null, having written nothing, when `pass` is no
+   * longer the recorded pass: a newer one began (a `full` run), and the run of this one is a stale
+   * one that must stop.
    */
   async rebuildRange(
     tx: Db,
     now: Date,
-    part: PassPart,
+    part: number,
     limit: number,
     pass: string,
-  ): Promise<(BatchResult & { last: SessionKey | null; lastReceivedAt: Date | null }) | null> {
+  ): Promise<(BatchResult & { finished: boolean; lastReceivedAt: Date | null }) | null> {
     await this.startBatch(tx, 'shared');
-    const [current] = await queryRows(tx, `SELECT 1 FROM session_aggregation_state WHERE id = 1 AND full_pass_snapshot::text = $1`, [pass]);
-    if (!current) return null;
+    // The part's row, locked: a second run working the same pass (it resumed the pass while a
+    // stalled run still goes on) waits here for this batch to commit, then reads the cursor this
+    // batch moved and goes on after it. Two batches never build the same sessions side by side,
+    // where both would take them for new and one would fail on the primary key.
+    const range = await queryOne<{ after: SessionKey; until: SessionKey | null; finished: boolean }>(
+      tx,
+      `SELECT json_build_object('projectId', p.after_project, 'sessionId', p.after_session) AS after,
+              CASE WHEN p.until_project IS NOT NULL THEN json_build_object('projectId', p.until_project, 'sessionId', p.until_session) END AS until,
+              p.finished
+       FROM session_aggregation_state s JOIN session_aggregation_pass_part p ON p.part = $2
+       WHERE s.id = 1 AND s.full_pass_snapshot::text = $1
+       FOR UPDATE OF p`,
+      [pass, part],
+    );
+    if (!range) return null;
+    if (range.finished) return { taken: 0, eventsRead: 0, created: 0, updated: 0, completed: [], finished: true, lastReceivedAt: null };
     // PostgreSQL estimates the row comparison on the key to match about one row, so it would read
     // every event after the key and sort them all (to disk: 0.85 s per batch on 1M events) instead
     // of walking the index in key order and stopping after `limit` sessions (40 ms).
     await execute(tx, `SET LOCAL enable_sort = off`);
-    const { after, until } = part;
+    const { after, until } = range;
     const row = (await queryOne<BatchRow & { lastProjectId: string | null; lastSessionId: string | null; lastReceivedAt: Date | null }>(
       tx,
       until ? REBUILD_BOUNDED_RANGE_SQL : REBUILD_RANGE_SQL,
       until ? [now, after.projectId, after.sessionId, limit, until.projectId, until.sessionId] : [now, after.projectId, after.sessionId, limit],
     ))!;
     const { lastProjectId, lastSessionId, lastReceivedAt, ...result } = row;
-    const last = lastProjectId === null ? null : { projectId: lastProjectId, sessionId: lastSessionId! };
+    const finished = result.taken < limit;
     await execute(
       tx,
       `UPDATE session_aggregation_pass_part
        SET after_project = coalesce($2, after_project), after_session = coalesce($3, after_session), finished = $4
        WHERE part = $1`,
-      [part.part, last?.projectId ?? null, last?.sessionId ?? null, result.taken < limit],
+      [part, lastProjectId, lastSessionId, finished],
     );
-    return { ...toBatchResult(result), lastReceivedAt, last };
+    return { ...toBatchResult(result), lastReceivedAt, finished };
   }
 
   /**

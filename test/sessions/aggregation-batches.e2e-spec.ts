@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { FixedClock } from '../../src/common/clock/clock.js';
+import { SessionAggregationService } from '../../src/sessions/session-aggregation.service.js';
 import { SessionCompletionPublisher, type CompletedSession } from '../../src/sessions/session-completion.publisher.js';
 import { BATCH_LOCK_SQL, SessionsRepository } from '../../src/sessions/sessions.repository.js';
 import { aggregate, getSession, ingest, pageview } from '../factories/events.js';
@@ -242,13 +243,72 @@ describe('session aggregation: a full pass in parts', () => {
     expect(await t.sql(`SELECT full_pass_snapshot IS NULL AS finished FROM session_aggregation_state`)).toEqual([{ finished: true }]);
   });
 
+  it("makes a batch of a part wait for another run's batch of the same part, then go on after it", async () => {
+    await t.sql(`DELETE FROM sessions WHERE project_id = $1`, [shop.id]);
+    const sessions = t.get(SessionsRepository);
+    const snapshot = await sessions.currentSnapshot();
+    const [part] = await sessions.beginFullPass(snapshot);
+    // run A's batch has written k01 and k02 and not committed yet when run B, which resumed the
+    // same pass from the same cursor, starts its batch of the same part
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let written!: () => void;
+    const aWritten = new Promise<void>((resolve) => (written = resolve));
+    const a = t.dataSource.transaction(async (tx) => {
+      const batch = await sessions.rebuildRange(tx, clock.now(), part.part, 2, snapshot);
+      written();
+      await gate;
+      return batch;
+    });
+    await aWritten;
+    const b = t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), part.part, 2, snapshot));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    // without the wait, B would take k01 and k02 for new as well and fail on the primary key
+    expect(await a).toMatchObject({ taken: 2, created: 2, finished: false });
+    expect(await b).toMatchObject({ taken: 2, created: 2, finished: false });
+    expect(await t.sql(`SELECT session_id AS id FROM sessions WHERE project_id = $1 ORDER BY 1`, [shop.id])).toEqual(
+      ['k01', 'k02', 'k03', 'k04'].map((id) => ({ id })),
+    );
+    expect(await t.sql(`SELECT after_session AS after FROM session_aggregation_pass_part`)).toEqual([{ after: 'k04' }]);
+  });
+
+  it('lets two runs that resume one unfinished pass side by side both succeed', async () => {
+    await t.sql(`DELETE FROM sessions WHERE project_id = $1`, [shop.id]);
+    const sessions = t.get(SessionsRepository);
+    await sessions.beginFullPass(await sessions.currentSnapshot(), await sessions.partBoundaries(2));
+    const service = t.get(SessionAggregationService);
+    const results = await Promise.allSettled([service.run(), service.run()]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    // each session created once, by one run or the other
+    const created = results.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value.sessionsCreated : 0), 0);
+    expect(created).toBe(12);
+    expect(await t.sql(`SELECT count(*)::int AS n FROM sessions WHERE project_id = $1`, [shop.id])).toEqual([{ n: 12 }]);
+    expect(await t.sql(`SELECT full_pass_snapshot IS NULL AS finished FROM session_aggregation_state`)).toEqual([{ finished: true }]);
+  });
+
+  it('does not end a pass while one of its parts is unfinished', async () => {
+    const sessions = t.get(SessionsRepository);
+    const [{ before }] = await t.sql(`SELECT snapshot::text AS before FROM session_aggregation_state`);
+    const snapshot = await sessions.currentSnapshot();
+    const [first] = await sessions.beginFullPass(snapshot, [{ projectId: shop.id, sessionId: 'k06' }]);
+    await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), first.part, 100, snapshot));
+    expect(await sessions.finishFullPass(snapshot)).toBe(false);
+    expect(await t.sql(`SELECT snapshot::text AS watermark, full_pass_snapshot::text AS pass FROM session_aggregation_state`)).toEqual([
+      { watermark: before, pass: snapshot },
+    ]);
+    // the next run finishes the other part, then the pass
+    expect(await aggregate(t)).toMatchObject({ eventsRead: 6 });
+    expect(await t.sql(`SELECT full_pass_snapshot IS NULL AS finished FROM session_aggregation_state`)).toEqual([{ finished: true }]);
+  });
+
   it('writes nothing for a pass that a newer full pass replaced, and tells its run to stop', async () => {
     const sessions = t.get(SessionsRepository);
     const stale = await sessions.currentSnapshot();
     const [part] = await sessions.beginFullPass(stale);
     await sessions.beginFullPass(await sessions.currentSnapshot(), [{ projectId: shop.id, sessionId: 'k06' }]);
     await t.sql(`UPDATE sessions SET page_count = 99 WHERE project_id = $1`, [shop.id]);
-    expect(await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), part, 100, stale))).toBeNull();
+    expect(await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), part.part, 100, stale))).toBeNull();
     expect(await t.sql(`SELECT count(*)::int AS n FROM sessions WHERE project_id = $1 AND page_count = 99`, [shop.id])).toEqual([{ n: 12 }]);
     // the newer pass's two parts are untouched, and its run (an ordinary one resumes it) repairs all
     expect(await t.sql(`SELECT part, after_session AS after, finished FROM session_aggregation_pass_part ORDER BY part`)).toEqual([
@@ -256,5 +316,47 @@ describe('session aggregation: a full pass in parts', () => {
       { part: 1, after: 'k06', finished: false },
     ]);
     expect(await aggregate(t)).toMatchObject({ eventsRead: 14, sessionsUpdated: 12 });
+  });
+});
+
+describe('session aggregation: a full pass at the edges', () => {
+  const clock = new FixedClock(new Date('2025-03-10T12:00:00.000Z'));
+  let t: TestApp;
+  let shop: ProjectFixture;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, env: { SESSION_AGGREGATION_BATCH: '2', SESSION_AGGREGATION_WORKERS: '2' } });
+    shop = await createProject(t);
+  });
+  afterAll(() => t.close());
+
+  it('finishes the first pass over no events at all', async () => {
+    expect(await t.get(SessionsRepository).partBoundaries(2)).toEqual([]);
+    expect(await aggregate(t)).toMatchObject({ eventsRead: 0, sessionsCreated: 0 });
+    expect(await t.sql(`SELECT snapshot IS NOT NULL AS watermark, full_pass_snapshot IS NULL AS finished FROM session_aggregation_state`)).toEqual([
+      { watermark: true, finished: true },
+    ]);
+  });
+
+  it('finishes parts of exactly one batch each with an empty batch, events in the DEFAULT partition', async () => {
+    await ingest(
+      t,
+      shop,
+      ['d1', 'd2', 'd3', 'd4'].map((id) => pageview(id, '/a', '2019-01-01T10:00:00.000Z')),
+    );
+    // moved to DEFAULT, where events go when their month's partition cannot be created
+    await t.sql(`CREATE TEMP TABLE moved AS SELECT * FROM tracking_events_p201901`);
+    await t.sql(`ALTER TABLE tracking_events DETACH PARTITION tracking_events_p201901`);
+    await t.sql(`DROP TABLE tracking_events_p201901`);
+    await t.sql(`INSERT INTO tracking_events SELECT * FROM moved`);
+    expect(await t.sql(`SELECT DISTINCT tableoid::regclass::text AS p FROM tracking_events`)).toEqual([{ p: 'tracking_events_default' }]);
+    expect(await aggregate(t, true)).toMatchObject({ eventsRead: 4, sessionsCreated: 4, batches: 2 });
+    expect(
+      await t.sql(`SELECT part, after_session AS after, until_session AS until, finished FROM session_aggregation_pass_part ORDER BY part`),
+    ).toEqual([
+      { part: 0, after: 'd2', until: 'd2', finished: true },
+      { part: 1, after: 'd4', until: null, finished: true },
+    ]);
+    expect(await aggregate(t, true)).toMatchObject({ eventsRead: 4, sessionsCreated: 0, sessionsUpdated: 0 });
   });
 });

@@ -222,7 +222,7 @@ describe('session aggregation', () => {
     // The pass: its watermark is taken first, then the batch holding s-pass runs, then /b commits.
     const watermark = await sessions.currentSnapshot();
     const [part] = await sessions.beginFullPass(watermark);
-    await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), part, 100_000, watermark));
+    await t.dataSource.transaction((tx) => sessions.rebuildRange(tx, clock.now(), part.part, 100_000, watermark));
     await ingest(t, own, [pageview('s-pass', '/b', '2025-03-10T12:31:00.000Z')]);
     await sessions.finishFullPass(watermark);
     expect((await getSession(t, own, 's-pass')).body).toMatchObject({ pageCount: 1 });

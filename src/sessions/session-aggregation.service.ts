@@ -101,11 +101,10 @@ export class SessionAggregationService {
    * their sessions. The sessions are cut into key ranges (parts) of about as many events each, one
    * per worker (SESSION_AGGREGATION_WORKERS), which the workers rebuild side by side, each on its
    * own connection: a batch is CPU work in PostgreSQL, so two workers use both cores of a small
-   * machine. The pass records its snapshot
-   * and parts when it begins and each part's last key with each batch, so a pass cut off (a crash,
-   * a deploy) is resumed by the next run after the last batch of each part that committed, unless
-   * that run asks for a full pass, which begins its own (and the old pass's batches, should its run
-   * still be going, then stop).
+   * machine. The pass records its snapshot and parts when it begins and each part's last key with
+   * each batch, so a pass cut off (a crash, a deploy) is resumed by the next run after the last
+   * batch of each part that committed, unless that run asks for a full pass, which begins its own
+   * (and the old pass's batches, should its run still be going, then stop).
    */
   private async rebuildAll(
     now: Date,

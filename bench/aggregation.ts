@@ -4,7 +4,8 @@
  * hand-written GROUP BY over the same events into a scratch table. Then loads N/10 new sessions
  * and a late event for every 100th aggregated one, and times the next (incremental) run against
  * the same GROUP BY over the events of the sessions it has to rebuild.
- * `BENCH_SESSIONS=10000 npm run bench:aggregation`.
+ * `BENCH_SESSIONS=10000 npm run bench:aggregation`; SESSION_AGGREGATION_BATCH (default 5000 here) and
+ * SESSION_AGGREGATION_WORKERS (default the service's) are passed on.
  */
 import { loadavg } from 'node:os';
 import { getDataSourceToken } from '@nestjs/typeorm';
@@ -15,7 +16,10 @@ import { startBenchApp } from './support.js';
 const sizes = (process.env.BENCH_SESSIONS ?? '10000,100000').split(',').map(Number);
 
 async function main(): Promise<void> {
-  const bench = await startBenchApp({ SESSION_AGGREGATION_BATCH: process.env.SESSION_AGGREGATION_BATCH ?? '5000' });
+  const bench = await startBenchApp({
+    SESSION_AGGREGATION_BATCH: process.env.SESSION_AGGREGATION_BATCH ?? '5000',
+    ...(process.env.SESSION_AGGREGATION_WORKERS ? { SESSION_AGGREGATION_WORKERS: process.env.SESSION_AGGREGATION_WORKERS } : {}),
+  });
   const db = bench.app.get<DataSource>(getDataSourceToken());
   const aggregation = bench.app.get(SessionAggregationService);
   try {

@@ -455,12 +455,6 @@ interface WritePart extends FullWritePart {
   deleteParams: unknown[];
 }
 
-export interface TrendPointRow {
-  bucket: Date;
-  value: number | null;
-  computedAt: Date | null;
-}
-
 export interface BreakdownRow {
   dimensionValue: string | null;
   value: number | null;
@@ -980,42 +974,73 @@ export class MetricsReadModelRepository {
   }
 
   /** How many `grain` buckets of the project's calendar hold an instant of [from, to) (ranges already capped by the caller). */
-  async countBuckets(timezone: string, grain: TimeGrain, from: Date, to: Date): Promise<number> {
+  async countBuckets(projectId: string, grain: TimeGrain, from: Date, to: Date): Promise<number> {
     const row = await queryOne<{ n: number }>(
       this.db,
-      `SELECT count(*)::int AS n FROM (${bucketStartsSql(grain, '$1::text', '$2::timestamptz', '$3::timestamptz')}) b`,
-      [timezone, from, to],
+      `SELECT count(*)::int AS n FROM projects p, LATERAL (${bucketStartsSql(grain, 'p.timezone', '$2::timestamptz', '$3::timestamptz')}) b
+       WHERE p.id = $1`,
+      [projectId, from, to],
     );
     return row!.n;
   }
 
-  /** The start of the first `week` bucket at or after `at`, in the project's calendar. */
-  async nextWeekStart(timezone: string, at: Date): Promise<Date> {
-    const [row] = await queryPrepared<{ start: Date }>(
-      this.db,
-      `SELECT CASE WHEN date_trunc('week', $2::timestamptz AT TIME ZONE $1) AT TIME ZONE $1 >= $2::timestamptz
-                   THEN date_trunc('week', $2::timestamptz AT TIME ZONE $1) AT TIME ZONE $1
-                   ELSE (date_trunc('week', $2::timestamptz AT TIME ZONE $1) + interval '1 week') AT TIME ZONE $1 END AS start`,
-      [timezone, at],
-    );
-    return row!.start;
-  }
-
   /**
-   * Every `grain` bucket holding an instant of [from, to) with its stored point (value null and
-   * no computedAt where there is none). Prepared, as nextWeekStart: both run on every trend request.
+   * A trend in one statement, as the Metrics API answers it: every `grain` bucket holding an
+   * instant of [from, to) in the project's calendar with its stored point (`emptyValue` where there
+   * is none), ordered, and the latest compute time of the points. With `weeksBefore` (the
+   * fine-grain retention cutoff), the part of the range before the first week that starts at or
+   * after it comes as `week` buckets, which retention keeps there. One round trip, and the points
+   * come as JSON with their instants already in ISO form: on the 2-core machine, each further
+   * query of a request and each timestamp parsed cost the API's p99 at 500 requests/s.
+   * `timezone` is null when the project is gone.
    */
-  trendPoints(projectId: string, metricKey: string, timezone: string, grain: TimeGrain, from: Date, to: Date): Promise<TrendPointRow[]> {
-    return queryPrepared(
+  async trend(
+    projectId: string,
+    metricKey: string,
+    grain: TimeGrain,
+    range: { from: Date; to: Date; weeksBefore: Date | null; emptyValue: number | null },
+  ): Promise<{ timezone: string | null; computedAt: Date | null; points: { bucket: string; grain: TimeGrain; value: number | null }[] }> {
+    // the first week start of the project's calendar at or after $5 (the cutoff); fine buckets from there
+    const week = `date_trunc('week', $5::timestamptz AT TIME ZONE p.timezone)`;
+    const split = `CASE WHEN ${week} AT TIME ZONE p.timezone >= $5::timestamptz THEN ${week} AT TIME ZONE p.timezone
+                        ELSE (${week} + interval '1 week') AT TIME ZONE p.timezone END`;
+    const buckets = `
+      SELECT 'week'::metrics_time_grain AS grain, w.bucket
+      FROM LATERAL (${bucketStartsSql('week', 'p.timezone', '$3::timestamptz', `least($4::timestamptz, s.at)`)}) w
+      WHERE $3::timestamptz < s.at
+      UNION ALL
+      SELECT $6::metrics_time_grain, f.bucket
+      FROM LATERAL (${bucketStartsSql(grain, 'p.timezone', `greatest($3::timestamptz, s.at)`, '$4::timestamptz')}) f
+      WHERE $4::timestamptz > s.at`;
+    const row = await queryPrepared<{
+      timezone: string | null;
+      computedAt: Date | null;
+      points: { bucket: string; grain: TimeGrain; value: number | null }[];
+    }>(
       this.db,
-      `WITH buckets AS (${bucketStartsSql(grain, '$3::text', '$5::timestamptz', '$6::timestamptz')})
-       SELECT b.bucket, t.value_numeric AS value, t.computed_at AS "computedAt"
+      `WITH project AS (SELECT id, timezone FROM projects WHERE id = $1),
+       buckets AS (
+         SELECT b.grain, b.bucket
+         FROM project p
+         CROSS JOIN LATERAL (SELECT CASE WHEN $5::timestamptz IS NULL THEN '-infinity'::timestamptz ELSE ${split} END AS at) s
+         CROSS JOIN LATERAL (${buckets}) b
+       )
+       SELECT (SELECT timezone FROM project) AS timezone, max(t.computed_at) AS "computedAt",
+              coalesce(json_agg(json_build_object(
+                'bucket', to_char(b.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'grain', b.grain,
+                'value', CASE WHEN t.computed_at IS NULL THEN $7::float8 ELSE t.value_numeric END) ORDER BY b.bucket), '[]'::json) AS points
        FROM buckets b
-       LEFT JOIN metrics_trend_point t ON t.project_id = $1 AND t.metric_key = $2 AND t.time_grain = $4::metrics_time_grain
-                                      AND t.time_bucket = b.bucket AND t.dimensions = '{}'::jsonb
-       ORDER BY b.bucket`,
-      [projectId, metricKey, timezone, grain, from, to],
+       -- one probe of the upsert key per bucket: the planner, blind to the series' length, would
+       -- otherwise hash every point of the metric, all grains (1.5 ms against 0.2 ms for 90 days)
+       LEFT JOIN LATERAL (
+         SELECT t.value_numeric, t.computed_at FROM metrics_trend_point t
+         WHERE t.project_id = $1 AND t.metric_key = $2 AND t.time_grain = b.grain AND t.time_bucket = b.bucket AND t.dimensions = '{}'::jsonb
+         LIMIT 1
+       ) t ON true`,
+      [projectId, metricKey, range.from, range.to, range.weeksBefore, grain, range.emptyValue],
     );
+    return row[0]!;
   }
 
   /**

@@ -3,7 +3,7 @@ import { Clock } from '../common/clock/clock.js';
 import { AppError } from '../common/errors/app-error.js';
 import { decodeCursor, toPage } from '../common/pagination/cursor.js';
 import { requireInstant } from '../common/time/instant.js';
-import { ProjectsService } from '../projects/projects.service.js';
+import { projectNotFound, ProjectsService } from '../projects/projects.service.js';
 import type {
   BreakdownDto,
   BreakdownQueryDto,
@@ -13,7 +13,6 @@ import type {
   MetricRangeQueryDto,
   MetricsSummaryDto,
   TrendDto,
-  TrendPointDto,
   TrendQueryDto,
 } from './dto/metrics.dto.js';
 import {
@@ -27,7 +26,7 @@ import {
   type MetricDefinition,
   type TimeGrain,
 } from './metric-catalogue.constants.js';
-import { MetricsReadModelRepository, type TrendPointRow } from './metrics-read-model.repository.js';
+import { MetricsReadModelRepository } from './metrics-read-model.repository.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -73,46 +72,26 @@ export class MetricsService {
    * keeps only those there).
    */
   async trend(projectId: string, metricKey: string, query: TrendQueryDto): Promise<TrendDto> {
-    const project = await this.projects.get(projectId);
     const metric = this.metric(metricKey);
     allowed('grain', query.grain, metric.grains, metric);
     const { from, to } = this.range(query);
     const grain = query.grain;
-    const parts: { grain: TimeGrain; from: Date; to: Date }[] = [];
-    if (FINE_GRAINS.includes(grain)) {
-      const cutoff = new Date(this.clock.now().getTime() - METRICS_RETENTION.fineTrendDays * DAY_MS);
-      const boundary = await this.repository.nextWeekStart(project.timezone, cutoff);
-      if (from < boundary) parts.push({ grain: 'week', from, to: to < boundary ? to : boundary });
-      if (to > boundary) parts.push({ grain, from: from > boundary ? from : boundary, to });
-    } else {
-      parts.push({ grain, from, to });
-    }
     // The limit counts buckets of the requested grain over [from, to), whether or not part of the
     // range is answered in weeks: the same range and grain are always allowed or always refused.
     const estimate = Math.ceil((to.getTime() - from.getTime()) / MIN_BUCKET_MS[grain]) + 1;
     let buckets = estimate;
     if (estimate > MAX_TREND_BUCKETS && estimate <= 2 * MAX_TREND_BUCKETS) {
-      buckets = await this.repository.countBuckets(project.timezone, grain, from, to);
+      buckets = await this.repository.countBuckets(projectId, grain, from, to);
     }
     if (buckets > MAX_TREND_BUCKETS) {
       throw AppError.validation([
         { field: 'from', message: `the range holds more than ${MAX_TREND_BUCKETS} ${grain} buckets; narrow from/to or use a coarser grain` },
       ]);
     }
-    const points: TrendPointDto[] = [];
-    let computedAt: Date | null = null;
-    for (const p of parts) {
-      const rows: TrendPointRow[] = await this.repository.trendPoints(projectId, metric.key, project.timezone, p.grain, p.from, p.to);
-      for (const row of rows) {
-        if (row.computedAt && (!computedAt || row.computedAt > computedAt)) computedAt = row.computedAt;
-        points.push({
-          bucket: row.bucket.toISOString(),
-          grain: p.grain,
-          value: row.computedAt === null ? emptyValue(metric.measure.kind) : row.value,
-        });
-      }
-    }
-    return { metricKey: metric.key, grain, timezone: project.timezone, computedAt: computedAt?.toISOString() ?? null, points };
+    const weeksBefore = FINE_GRAINS.includes(grain) ? new Date(this.clock.now().getTime() - METRICS_RETENTION.fineTrendDays * DAY_MS) : null;
+    const trend = await this.repository.trend(projectId, metric.key, grain, { from, to, weeksBefore, emptyValue: emptyValue(metric.measure.kind) });
+    if (trend.timezone === null) throw projectNotFound(projectId);
+    return { metricKey: metric.key, grain, timezone: trend.timezone, computedAt: trend.computedAt?.toISOString() ?? null, points: trend.points };
   }
 
   /** The project's timezone is read by the breakdown statement itself: one round trip fewer per request. */

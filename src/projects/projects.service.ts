@@ -40,7 +40,12 @@ export class ProjectsService {
   /** The project, or PROJECT_NOT_FOUND. The reserved system project is never found here. */
   async get(projectId: string): Promise<Project> {
     const project = UUID.test(projectId) && projectId !== SYSTEM_PROJECT_ID ? await this.projects.findById(projectId) : undefined;
-    if (!project) throw new AppError('PROJECT_NOT_FOUND', `No project with id "${projectId}".`);
+    if (!project) throw projectNotFound(projectId);
     return project;
   }
+}
+
+/** PROJECT_NOT_FOUND, also for a read that finds the project gone in its own statement. */
+export function projectNotFound(projectId: string): AppError {
+  return new AppError('PROJECT_NOT_FOUND', `No project with id "${projectId}".`);
 }

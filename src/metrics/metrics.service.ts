@@ -91,7 +91,13 @@ export class MetricsService {
     const weeksBefore = FINE_GRAINS.includes(grain) ? new Date(this.clock.now().getTime() - METRICS_RETENTION.fineTrendDays * DAY_MS) : null;
     const trend = await this.repository.trend(projectId, metric.key, grain, { from, to, weeksBefore, emptyValue: emptyValue(metric.measure.kind) });
     if (trend.timezone === null) throw projectNotFound(projectId);
-    return { metricKey: metric.key, grain, timezone: trend.timezone, computedAt: trend.computedAt?.toISOString() ?? null, points: trend.points };
+    return {
+      metricKey: metric.key,
+      grain,
+      timezone: trend.timezone,
+      computedAt: trend.computedAt?.toISOString() ?? null,
+      points: trend.points.map((p) => ({ bucket: new Date(p.bucket).toISOString(), grain: p.grain, value: p.value })),
+    };
   }
 
   /** The project's timezone is read by the breakdown statement itself: one round trip fewer per request. */

@@ -253,6 +253,26 @@ describe('metrics read model: timezones, breakdown, drilldown, summary and error
     const oldDaysJustEnough = await get(utc, `/metrics/sessions/trend?grain=day&from=2020-01-01T00:00:00Z&to=2025-06-23T00:00:00Z`);
     expect(oldDaysJustEnough.status).toBe(200);
     expect(oldDaysJustEnough.body.points.every((p: { grain: string }) => p.grain === 'week')).toBe(true);
+    // a bucket in year 10000 is written as JavaScript writes it (ISO 8601's expanded year)
+    const farFuture = await get(utc, `/metrics/sessions/trend?grain=day&from=9999-12-31T00:00:00Z&to=9999-12-31T23:00:00-14:00`);
+    expect(points(farFuture)).toEqual([
+      ['9999-12-31T00:00:00.000Z', 0],
+      ['+010000-01-01T00:00:00.000Z', 0],
+    ]);
+    // JSON has no infinity: a stored non-finite value (the compute writes none) comes as null, not "Infinity"
+    const [stored] = await t.sql(
+      `SELECT id, time_bucket AS bucket, value_numeric AS value FROM metrics_trend_point
+       WHERE project_id = $1 AND metric_key = 'sessions' AND time_grain = 'day' ORDER BY time_bucket LIMIT 1`,
+      [berlin.id],
+    );
+    await t.sql(`UPDATE metrics_trend_point SET value_numeric = 'Infinity' WHERE id = $1`, [stored.id]);
+    const from = stored.bucket as Date;
+    const infinite = await get(
+      berlin,
+      `/metrics/sessions/trend?grain=day&from=${from.toISOString()}&to=${new Date(from.getTime() + 3_600_000).toISOString()}`,
+    );
+    expect(points(infinite)).toEqual([[from.toISOString(), null]]);
+    await t.sql(`UPDATE metrics_trend_point SET value_numeric = $2 WHERE id = $1`, [stored.id, stored.value]);
     const limit = await get(utc, `/metrics/sessions/breakdown?dimension=entry_page&limit=1001`);
     expect(limit.status).toBe(400);
     expect(limit.body.errors[0].field).toBe('limit');

@@ -132,9 +132,9 @@ export class SessionAggregationService {
     let failure: unknown = null;
     const work = async (): Promise<void> => {
       for (let part = pending.shift(); part && failure === null && !superseded; part = pending.shift()) {
-        const { part: number } = part;
+        const partNumber = part.part;
         for (let finished = false; !finished && failure === null;) {
-          const batch = await this.db.transaction((tx) => this.sessions.rebuildRange(tx, now, number, batchSize, snapshot));
+          const batch = await this.db.transaction((tx) => this.sessions.rebuildRange(tx, now, partNumber, batchSize, snapshot));
           if (batch === null) {
             superseded = true;
             return;

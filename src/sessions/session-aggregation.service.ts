@@ -158,7 +158,7 @@ export class SessionAggregationService {
     );
     if (failure !== null) throw failure;
     if (superseded) {
-      logger?.warn({ snapshot }, 'a newer full pass began; this run stopped its own');
+      logger?.warn({ snapshot }, 'the pass is no longer the recorded one (a newer full pass began, or another run finished it); this run stopped');
       return;
     }
     await this.sessions.finishFullPass(snapshot);

@@ -436,8 +436,8 @@ export class SessionsRepository {
    * from the part's stored cursor, in the caller's transaction, and moves the cursor past them, or
    * marks the part finished when fewer than `limit` were left: a pass cut off resumes each part
    * after its last batch that committed. Returns null, having written nothing, when `pass` is no
-   * longer the recorded pass: a newer one began (a `full` run), and the run of this one is a stale
-   * one that must stop.
+   * longer the recorded pass: a newer one began (a `full` run), or another run that resumed it has
+   * finished it; either way this run's part in it is over.
    */
   async rebuildRange(
     tx: Db,

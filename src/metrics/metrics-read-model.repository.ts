@@ -1018,7 +1018,7 @@ export class MetricsReadModelRepository {
       points: { bucket: number; grain: TimeGrain; value: number | null }[];
     }>(
       this.db,
-      `WITH project AS (SELECT id, timezone FROM projects WHERE id = $1),
+      `WITH project AS (SELECT timezone FROM projects WHERE id = $1),
        buckets AS (
          SELECT b.grain, b.bucket
          FROM project p
@@ -1035,7 +1035,8 @@ export class MetricsReadModelRepository {
                               ELSE t.value_numeric END) ORDER BY b.bucket), '[]'::json) AS points
        FROM buckets b
        -- one probe of the upsert key per bucket: the planner, blind to the series' length, would
-       -- otherwise hash every point of the metric, all grains (1.5 ms against 0.2 ms for 90 days)
+       -- otherwise hash every point of the metric, all grains (90 days: 1.5 ms against 0.7 ms, both
+       -- under auto_explain)
        LEFT JOIN LATERAL (
          SELECT t.value_numeric, t.computed_at FROM metrics_trend_point t
          WHERE t.project_id = $1 AND t.metric_key = $2 AND t.time_grain = b.grain AND t.time_bucket = b.bucket AND t.dimensions = '{}'::jsonb

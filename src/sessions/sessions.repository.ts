@@ -44,6 +44,11 @@ export interface PassPart {
   until: SessionKey | null;
 }
 
+/** A part row `p`'s range as PassPart's `after` and `until` (SessionKey JSON). */
+const PART_RANGE_SQL = `
+  json_build_object('projectId', p.after_project, 'sessionId', p.after_session) AS after,
+  CASE WHEN p.until_project IS NOT NULL THEN json_build_object('projectId', p.until_project, 'sessionId', p.until_session) END AS until`;
+
 /** Sorts before every session: session ids are at least one character long. */
 export const FIRST_SESSION_KEY: SessionKey = { projectId: '00000000-0000-0000-0000-000000000000', sessionId: '' };
 
@@ -282,12 +287,8 @@ export class SessionsRepository {
     const row = await queryOne<{ watermark: string | null; pass: string | null; parts: PassPart[] }>(
       this.db,
       `SELECT snapshot::text AS watermark, full_pass_snapshot::text AS pass,
-              coalesce((SELECT json_agg(json_build_object(
-                          'part', part,
-                          'after', json_build_object('projectId', after_project, 'sessionId', after_session),
-                          'until', CASE WHEN until_project IS NOT NULL THEN json_build_object('projectId', until_project, 'sessionId', until_session) END)
-                        ORDER BY part)
-                        FROM session_aggregation_pass_part WHERE NOT finished), '[]'::json) AS parts
+              coalesce((SELECT json_agg(r ORDER BY r.part)
+                        FROM (SELECT p.part, ${PART_RANGE_SQL} FROM session_aggregation_pass_part p WHERE NOT p.finished) r), '[]'::json) AS parts
        FROM session_aggregation_state WHERE id = 1`,
     );
     return { watermark: row?.watermark ?? null, unfinishedPass: row?.pass ? { snapshot: row.pass, parts: row.parts } : null };
@@ -453,9 +454,7 @@ export class SessionsRepository {
     // where both would take them for new and one would fail on the primary key.
     const range = await queryOne<{ after: SessionKey; until: SessionKey | null; finished: boolean }>(
       tx,
-      `SELECT json_build_object('projectId', p.after_project, 'sessionId', p.after_session) AS after,
-              CASE WHEN p.until_project IS NOT NULL THEN json_build_object('projectId', p.until_project, 'sessionId', p.until_session) END AS until,
-              p.finished
+      `SELECT ${PART_RANGE_SQL}, p.finished
        FROM session_aggregation_state s JOIN session_aggregation_pass_part p ON p.part = $2
        WHERE s.id = 1 AND s.full_pass_snapshot::text = $1
        FOR UPDATE OF p`,

@@ -123,6 +123,7 @@ export class MetricsComputeService {
     const figures = await this.repository.summaryFigures(
       tx,
       projectId,
+      SUMMARY_FIGURES,
       periods.flatMap((p) => [
         { from: p.from, to: p.to },
         { from: p.previousFrom, to: p.from },

@@ -192,9 +192,16 @@ export const SESSION_METRICS_PERCENTILE_COMPONENTS = `
 
 export const SESSION_METRICS_COMPONENTS = `${SESSION_METRICS_ADDITIVE_COMPONENTS},${SESSION_METRICS_PERCENTILE_COMPONENTS}`;
 
-/** The sessions a session-metrics group is made of: completed sessions with stored metrics. */
-export const SESSION_METRICS_FROM = `session_metrics m
-  JOIN sessions s ON s.project_id = m.project_id AND s.session_id = m.session_id AND s.status = 'completed'`;
+/**
+ * The sessions a session-metrics group is made of: completed sessions with stored metrics, from
+ * `sessions` (the table, or a relation of some of its rows with all its columns).
+ */
+export function sessionMetricsFrom(sessions: string): string {
+  return `session_metrics m
+  JOIN ${sessions} s ON s.project_id = m.project_id AND s.session_id = m.session_id AND s.status = 'completed'`;
+}
+
+export const SESSION_METRICS_FROM = sessionMetricsFrom('sessions');
 
 export const SESSION_METRICS_MEASURES = {
   time_to_first_draft_ms_avg: { kind: 'mean', sum: 'draft_ms_sum', count: 'with_draft' },

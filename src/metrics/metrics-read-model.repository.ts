@@ -1025,8 +1025,9 @@ export class MetricsReadModelRepository {
        session_edges AS (
          SELECT p.i, ${SESSION_STATS_ADDITIVE_COMPONENTS} FROM periods p JOIN edge_sessions s ON ${atEdge('s.started_at')} GROUP BY p.i
        ),
+       -- (the project is named for m too: the planner does not carry it through the materialized edge_sessions)
        quality_edges AS (
-         SELECT p.i, ${SESSION_METRICS_ADDITIVE_COMPONENTS} FROM periods p JOIN (${sessionMetricsFrom('edge_sessions')}) ON ${atEdge('s.started_at')}
+         SELECT p.i, ${SESSION_METRICS_ADDITIVE_COMPONENTS} FROM periods p JOIN (${sessionMetricsFrom('edge_sessions')}) ON ${atEdge('s.started_at')} AND m.project_id = $1
          GROUP BY p.i
        ),
        kpi_edges AS (

@@ -14,6 +14,7 @@ import { ERROR_CATALOGUE, ERROR_CODES, problemType } from './common/errors/error
 import { ProblemDto } from './common/errors/problem.dto.js';
 import { ProblemFilter } from './common/errors/problem.filter.js';
 import { completeOpenApiDocument } from './common/http/api-docs.js';
+import { UndeclaredInputInterceptor } from './common/http/undeclared-input.interceptor.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { requestIdOf } from './common/logging/logging.module.js';
 import { MetricsRegistry } from './common/observability/metrics.registry.js';
@@ -53,6 +54,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(createValidationPipe());
+  app.useGlobalInterceptors(new UndeclaredInputInterceptor());
   app.useGlobalFilters(new ProblemFilter());
 
   const fastify = app.getHttpAdapter().getInstance();

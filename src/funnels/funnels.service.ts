@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { decodeCursor, encodeCursor, toPage } from '../common/pagination/cursor.js';
-import { toDateRange } from '../sessions/date-range.js';
+import { toDateRange } from '../common/time/date-range.js';
 import type { CreateFunnelDto, FunnelDto, FunnelListDto, FunnelMatcherDto, FunnelReportDto } from './dto/funnel.dto.js';
 import { DEFAULT_FUNNEL, DEFAULT_FUNNEL_ID, type FunnelMatcher, type FunnelStep } from './funnel.constants.js';
 import { FunnelsRepository, type FunnelRow } from './funnels.repository.js';

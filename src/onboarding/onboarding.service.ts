@@ -10,6 +10,7 @@ import type { OnboardingProgressDto, OnboardingStepListDto } from './dto/onboard
 import { DEFAULT_ONBOARDING_STEPS, type OnboardingStepDefinition } from './kpi.constants.js';
 import { OnboardingRepository, type IdempotencyRecord, type OutboxEvent } from './onboarding.repository.js';
 import { requireInstant } from '../common/time/instant.js';
+import { toDateRange } from '../common/time/date-range.js';
 
 /** At most this many buckets per KPI in one stats answer (a bit under three years of days). */
 export const MAX_STATS_BUCKETS = 1000;
@@ -150,8 +151,7 @@ export class OnboardingService {
         kpiId: query.kpiId,
         userId: query.userId,
         status: query.status,
-        from: query.from ? requireInstant(query.from, 'from') : undefined,
-        to: query.to ? requireInstant(query.to, 'to') : undefined,
+        ...toDateRange(query.from, query.to),
         after: key ? { occurredAt: String(key[0]), eventId: String(key[1]) } : undefined,
       },
       query.limit + 1,

@@ -17,7 +17,7 @@ import type {
 import { rawRetentionCutoff } from './metric-types.js';
 import { OperationalMetricsRepository, type MetricFilter, type RawMetric, type RawMetricInput } from './operational-metrics.repository.js';
 import { verifyMetric } from './operational-metrics.verifier.js';
-import { requireInstant } from '../common/time/instant.js';
+import { toDateRange } from '../common/time/date-range.js';
 
 function toMetricDto(row: RawMetric): OperationalMetricDto {
   return {
@@ -32,12 +32,7 @@ function toMetricDto(row: RawMetric): OperationalMetricDto {
 }
 
 function toFilter(query: OperationalMetricFilterDto): MetricFilter {
-  return {
-    type: query.type,
-    from: query.from ? requireInstant(query.from, 'from') : undefined,
-    to: query.to ? requireInstant(query.to, 'to') : undefined,
-    labelsKey: query.labelsKey,
-  };
+  return { type: query.type, ...toDateRange(query.from, query.to), labelsKey: query.labelsKey };
 }
 
 @Injectable()

@@ -4,7 +4,7 @@ import type { AppConfig } from '../common/config/config.js';
 import { AppError } from '../common/errors/app-error.js';
 import { decodeCursor, toPage } from '../common/pagination/cursor.js';
 import { QueueService } from '../common/queue/queue.service.js';
-import { toDateRange } from '../sessions/date-range.js';
+import { toDateRange } from '../common/time/date-range.js';
 import type { PipelineRunPageDto, PipelineRunsQueryDto, SessionMetricsDto, SessionMetricsStatsDto } from './dto/session-metrics.dto.js';
 import { SessionMetricsProcessor } from './session-metrics.processor.js';
 import { isValidSessionId, SESSION_METRICS_QUEUE, UUID_PATTERN, type SessionMetricsJobData } from './session-metrics.constants.js';

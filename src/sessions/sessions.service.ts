@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination/cursor.js';
-import { toDateRange } from './date-range.js';
+import { toDateRange } from '../common/time/date-range.js';
 import type {
   JourneyPathListDto,
   JourneyQueryDto,

@@ -48,6 +48,30 @@ describe('HTTP conventions', () => {
     expectProblem(await t.request({ method: 'DELETE', url: '/health/live' }), 404, 'ROUTE_NOT_FOUND');
   });
 
+  it('rejects query and body fields of operations that take none, naming each, after authentication', async () => {
+    const shop = await createProject(t, { name: 'undeclared-input' });
+    const read = (url: string) => t.request({ url: `/v1/projects/${shop.id}${url}`, key: shop.keys.read });
+    const steps = await read('/onboarding/steps?x=1&y=2');
+    expectProblem(steps, 400, 'VALIDATION_FAILED');
+    expect(steps.body.errors).toEqual([
+      { field: 'x', message: 'unknown field x' },
+      { field: 'y', message: 'unknown field y' },
+    ]);
+    expectProblem(await read('/users/u1/onboarding?x=1'), 400, 'VALIDATION_FAILED');
+    expectProblem(await read('/sessions/s1/metrics?foo=1'), 400, 'VALIDATION_FAILED');
+    const recompute = await t.request({ method: 'POST', url: `/v1/projects/${shop.id}/sessions/s1/metrics/recompute`, body: { foo: 1 } });
+    expectProblem(recompute, 400, 'VALIDATION_FAILED');
+    expect(recompute.body.errors).toEqual([{ field: 'foo', message: 'unknown field foo' }]);
+    const array = await t.request({ method: 'POST', url: `/v1/projects/${shop.id}/sessions/s1/metrics/recompute`, body: [1] });
+    expect(array.body.errors).toEqual([{ field: 'body', message: 'this operation takes no body' }]);
+    // without them the same operations answer as before; an empty body is no body
+    expect((await read('/onboarding/steps')).status).toBe(200);
+    const none = await t.request({ method: 'POST', url: `/v1/projects/${shop.id}/sessions/s1/metrics/recompute`, body: {} });
+    expectProblem(none, 404, 'SESSION_NOT_FOUND');
+    // authentication comes first: no key is a 401, whatever the query says
+    expectProblem(await t.request({ url: `/v1/projects/${shop.id}/onboarding/steps?x=1`, key: null }), 401, 'UNAUTHENTICATED');
+  });
+
   it('answers a non-JSON body with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
     const res = await t.request({
       method: 'POST',

@@ -74,7 +74,16 @@ describe('KPI event list and KPI trend stats', () => {
       forged(['2025-11-24T10:00:00.000Z', 'not-a-uuid']),
       forged(['2025-02-30T00:00:00.000Z', ids.a1]),
     ];
-    for (const query of ['status=lost', 'kpiId=signup', 'from=yesterday', 'limit=0', 'cursor=nonsense', ...forgedCursors.map((c) => `cursor=${c}`)]) {
+    const reversed = 'from=2025-11-25T00:00:00Z&to=2025-11-24T00:00:00Z';
+    for (const query of [
+      'status=lost',
+      'kpiId=signup',
+      'from=yesterday',
+      'limit=0',
+      'cursor=nonsense',
+      reversed,
+      ...forgedCursors.map((c) => `cursor=${c}`),
+    ]) {
       const res = await list(query);
       expect([query, res.status, res.body.code]).toEqual([query, 400, 'VALIDATION_FAILED']);
     }

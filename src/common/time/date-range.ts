@@ -1,5 +1,5 @@
-import { AppError } from '../common/errors/app-error.js';
-import { requireInstant } from '../common/time/instant.js';
+import { AppError } from '../errors/app-error.js';
+import { requireInstant } from './instant.js';
 
 export interface DateRange {
   from?: Date;

@@ -869,7 +869,7 @@ export interface components {
              */
             eventType: "pageview" | "conversion" | "session_start" | "session_end" | "draft_created" | "draft_confirmed" | "step_started" | "step_completed" | "signal" | "custom";
             /**
-             * @description Exact path; `*` matches any run of characters
+             * @description Exact path; `*` matches any run of characters. Written as event paths are stored: from the root (`/` or `*` first), without query, fragment or trailing slash (except `/` itself)
              * @example /products/*
              */
             path?: string;
@@ -883,7 +883,7 @@ export interface components {
              */
             eventType: "pageview" | "conversion" | "session_start" | "session_end" | "draft_created" | "draft_confirmed" | "step_started" | "step_completed" | "signal" | "custom";
             /**
-             * @description Exact path; `*` matches any run of characters
+             * @description Exact path; `*` matches any run of characters. Written as event paths are stored: from the root (`/` or `*` first), without query, fragment or trailing slash (except `/` itself)
              * @example /products/*
              */
             path?: string;

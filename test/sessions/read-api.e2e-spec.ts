@@ -208,6 +208,15 @@ describe('sessions list, stats, journeys and funnels', () => {
     const post = (body: unknown, key = shop.keys.admin) => t.request({ method: 'POST', url: `/v1/projects/${shop.id}/funnels`, key, body });
     expect((await post({ name: 'One', steps: [{ name: 'a' }] })).status).toBe(400);
     expect((await post({ name: 'Bad type', steps: [{ name: 'a', eventType: 'click' }, { name: 'b' }] })).status).toBe(400);
+    // a pattern no stored path can match (paths are stored from the root, without query or trailing slash)
+    for (const path of ['product/*', '/cart/', '/search?q=*', '']) {
+      const res = await post({ name: 'Never', steps: [{ name: 'a' }, { name: 'b', path }] });
+      expect([path, res.status, res.body.errors?.[0]?.field]).toEqual([path, 400, 'steps[1].path']);
+    }
+    for (const path of ['/', '*', '/product/*', '*/cart', '/a']) {
+      const res = await post({ name: `Fine ${path}`, steps: [{ name: 'a' }, { name: 'b', path }] });
+      expect([path, res.status]).toEqual([path, 201]);
+    }
     expect((await post({ name: 'Ok', steps: [{ name: 'a' }, { name: 'b' }] }, shop.keys.read)).status).toBe(403);
     const del = await t.request({ method: 'DELETE', url: `/v1/projects/${shop.id}/funnels/default`, key: shop.keys.admin });
     expect(del.body.code).toBe('FUNNEL_READ_ONLY');

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, Length, MaxLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
 import { EVENT_TYPES, type EventType } from '../../events/event-types.js';
 
 export class FunnelMatcherDto {
@@ -9,10 +9,20 @@ export class FunnelMatcherDto {
   @IsIn(EVENT_TYPES)
   eventType?: EventType;
 
-  @ApiPropertyOptional({ maxLength: 2048, example: '/products/*', description: 'Exact path; `*` matches any run of characters' })
+  @ApiPropertyOptional({
+    maxLength: 2048,
+    example: '/products/*',
+    description:
+      'Exact path; `*` matches any run of characters. Written as event paths are stored: from the root (`/` or `*` first), ' +
+      'without query, fragment or trailing slash (except `/` itself)',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 2048)
+  // events' paths are stored normalised (normalisePath), so any other pattern could never match
+  @Matches(/^(?:\/|\*|[/*][^?#]*[^/?#])$/, {
+    message: 'path must start with / or *, and hold no query, fragment or trailing slash (events are matched by their stored path)',
+  })
   path?: string;
 
   @ApiPropertyOptional({ maxLength: 128, description: 'Matches the event name exactly' })

@@ -772,15 +772,28 @@ export interface components {
             /** @description At most INGEST_MAX_EVENTS (default 1000) */
             events: components["schemas"]["TrackingEventDto"][];
         };
+        EventProblemDto: {
+            /**
+             * @description The field (`event` for the event as a whole)
+             * @example occurredAt
+             */
+            field: string;
+            /** @example occurredAt must be an ISO-8601 date and time */
+            message: string;
+        };
         RejectedEventDto: {
             /** @description Index of the event in the batch */
             index: number;
             /**
+             * @description EVENT_IN_FUTURE when that is the only problem
              * @example EVENT_INVALID
              * @enum {string}
              */
             code: "EVENT_INVALID" | "EVENT_IN_FUTURE";
+            /** @description Every problem of the event, separated by "; " */
             message: string;
+            /** @description Each problem with the field it concerns */
+            errors: components["schemas"]["EventProblemDto"][];
         };
         IngestResultDto: {
             /** @description Events stored now */

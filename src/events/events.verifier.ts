@@ -23,9 +23,17 @@ export interface NewTrackingEvent {
   properties: string;
 }
 
+/** One reason an event was turned away: the field it concerns (`event` for the event as a whole). */
+export interface EventProblem {
+  field: string;
+  message: string;
+}
+
+/** A turned-away event: every problem it has, each naming its field (spec §5), and all of them in `message`. */
 export interface EventRejection {
   code: string;
   message: string;
+  errors: EventProblem[];
 }
 
 const FIELDS = new Set(['eventId', 'sessionId', 'userId', 'type', 'name', 'url', 'referrer', 'occurredAt', 'properties']);
@@ -36,14 +44,11 @@ const ESCAPED_UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Date and time are required; a missing zone is read as UTC.
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+const IN_FUTURE = 'occurredAt is more than 5 minutes in the future';
 
 /** PostgreSQL text and jsonb refuse NUL characters and unpaired surrogates; refuse them here first. */
 function storable(text: string): boolean {
   return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
-}
-
-function invalid(message: string): EventRejection {
-  return { code: EVENT_REJECTION_CODES.invalid, message };
 }
 
 /**
@@ -54,12 +59,37 @@ function characters(value: string): number {
   return value.length > 4 * 2048 ? value.length : [...value].length;
 }
 
-function optionalString(value: unknown, field: string, max: number): string | null | EventRejection {
+/** The problems of one event, gathered field by field; none for a valid event (then nothing is allocated). */
+class Problems {
+  list: EventProblem[] | undefined;
+
+  add(field: string, message: string): void {
+    (this.list ??= []).push({ field, message });
+  }
+
+  has(field: string): boolean {
+    return this.list?.some((p) => p.field === field) ?? false;
+  }
+
+  /** EVENT_IN_FUTURE when that is its only problem, else EVENT_INVALID. */
+  rejection(): EventRejection {
+    const errors = this.list!;
+    const future = errors.length === 1 && errors[0].message === IN_FUTURE;
+    return {
+      code: future ? EVENT_REJECTION_CODES.inFuture : EVENT_REJECTION_CODES.invalid,
+      message: errors.map((p) => p.message).join('; '),
+      errors,
+    };
+  }
+}
+
+function optionalString(value: unknown, field: string, max: number, problems: Problems): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') return invalid(`${field} must be a string`);
-  if (characters(value) > max) return invalid(`${field} must be at most ${max} characters`);
-  if (!storable(value)) return invalid(`${field} must not contain NUL characters or lone surrogates`);
-  return value;
+  if (typeof value !== 'string') problems.add(field, `${field} must be a string`);
+  else if (characters(value) > max) problems.add(field, `${field} must be at most ${max} characters`);
+  else if (!storable(value)) problems.add(field, `${field} must not contain NUL characters or lone surrogates`);
+  else return value;
+  return null;
 }
 
 export function parseOccurredAt(value: unknown): Date | undefined {
@@ -68,76 +98,77 @@ export function parseOccurredAt(value: unknown): Date | undefined {
   return readDateTime(match[0], match.slice(1, 7), match[7] !== undefined);
 }
 
+/** The event to store, or every reason it cannot be (each field is checked on its own). */
 export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRejection {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return invalid('event must be a JSON object');
+  const problems = new Problems();
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.add('event', 'event must be a JSON object');
+    return problems.rejection();
+  }
   const event = raw as Record<string, unknown>;
   for (const key of Object.keys(event)) {
-    if (!FIELDS.has(key)) return invalid(`unknown field ${key}`);
+    if (!FIELDS.has(key)) problems.add(key, `unknown field ${key}`);
   }
 
-  let eventId: string;
+  let eventId = '';
   if (event.eventId === undefined || event.eventId === null) eventId = randomUUID();
   else if (typeof event.eventId === 'string' && UUID.test(event.eventId)) eventId = event.eventId.toLowerCase();
-  else return invalid('eventId must be a UUID');
+  else problems.add('eventId', 'eventId must be a UUID');
 
   if (typeof event.sessionId !== 'string' || event.sessionId.length < 1 || characters(event.sessionId) > 128) {
-    return invalid('sessionId must be a string of 1 to 128 characters');
+    problems.add('sessionId', 'sessionId must be a string of 1 to 128 characters');
+  } else if (!storable(event.sessionId)) {
+    problems.add('sessionId', 'sessionId must not contain NUL characters or lone surrogates');
   }
-  if (!storable(event.sessionId)) return invalid('sessionId must not contain NUL characters or lone surrogates');
-  if (typeof event.type !== 'string' || !TYPES.has(event.type)) {
-    return invalid(`type must be one of ${EVENT_TYPES.join(', ')}`);
-  }
-  const type = event.type as EventType;
+  const type = typeof event.type === 'string' && TYPES.has(event.type) ? (event.type as EventType) : undefined;
+  if (!type) problems.add('type', `type must be one of ${EVENT_TYPES.join(', ')}`);
 
-  const userId = optionalString(event.userId, 'userId', 128);
-  if (typeof userId === 'object' && userId !== null) return userId;
-  const name = optionalString(event.name, 'name', 128);
-  if (typeof name === 'object' && name !== null) return name;
-  const url = optionalString(event.url, 'url', 2048);
-  if (typeof url === 'object' && url !== null) return url;
-  const referrer = optionalString(event.referrer, 'referrer', 2048);
-  if (typeof referrer === 'object' && referrer !== null) return referrer;
+  const userId = optionalString(event.userId, 'userId', 128, problems);
+  const name = optionalString(event.name, 'name', 128, problems);
+  const url = optionalString(event.url, 'url', 2048, problems);
+  const referrer = optionalString(event.referrer, 'referrer', 2048, problems);
 
-  if (type === 'pageview' && !url) return invalid('url is required for pageview events');
-  if (NAMED_EVENT_TYPES.includes(type) && !name) return invalid(`name is required for ${type} events`);
+  if (type === 'pageview' && !url && !problems.has('url')) problems.add('url', 'url is required for pageview events');
+  if (type && NAMED_EVENT_TYPES.includes(type) && !name && !problems.has('name')) problems.add('name', `name is required for ${type} events`);
   let path: string | null = null;
   if (url) {
     const normalised = normalisePath(url);
-    if (normalised === undefined) return invalid('url must be an absolute URL or a path');
-    path = normalised;
+    if (normalised === undefined) problems.add('url', 'url must be an absolute URL or a path');
+    else path = normalised;
   }
 
   const occurredAt = parseOccurredAt(event.occurredAt);
-  if (!occurredAt) return invalid('occurredAt must be an ISO-8601 date and time');
-  if (occurredAt.getTime() > now.getTime() + MAX_FUTURE_SKEW_MS) {
-    return { code: EVENT_REJECTION_CODES.inFuture, message: 'occurredAt is more than 5 minutes in the future' };
-  }
+  if (!occurredAt) problems.add('occurredAt', 'occurredAt must be an ISO-8601 date and time');
+  else if (occurredAt.getTime() > now.getTime() + MAX_FUTURE_SKEW_MS) problems.add('occurredAt', IN_FUTURE);
 
   let properties = '{}';
   if (event.properties !== undefined && event.properties !== null) {
-    if (typeof event.properties !== 'object' || Array.isArray(event.properties)) return invalid('properties must be a JSON object');
-    properties = JSON.stringify(event.properties);
-    // JSON.stringify writes NUL and unpaired surrogates as \u escapes, which jsonb refuses. Only an
-    // escape counts: a text holding a backslash followed by `u0000` is written `\\u0000` and is fine.
-    if (ESCAPED_UNSTORABLE.test(properties)) {
-      return invalid('properties must not contain NUL characters or lone surrogates');
-    }
-    if (Buffer.byteLength(properties, 'utf8') > MAX_PROPERTIES_BYTES) {
-      return invalid(`properties must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON`);
+    if (typeof event.properties !== 'object' || Array.isArray(event.properties)) {
+      problems.add('properties', 'properties must be a JSON object');
+    } else {
+      properties = JSON.stringify(event.properties);
+      // JSON.stringify writes NUL and unpaired surrogates as \u escapes, which jsonb refuses. Only an
+      // escape counts: a text holding a backslash followed by `u0000` is written `\\u0000` and is fine.
+      if (ESCAPED_UNSTORABLE.test(properties)) {
+        problems.add('properties', 'properties must not contain NUL characters or lone surrogates');
+      } else if (Buffer.byteLength(properties, 'utf8') > MAX_PROPERTIES_BYTES) {
+        problems.add('properties', `properties must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON`);
+      }
     }
   }
+  if (problems.list) return problems.rejection();
 
   return {
     eventId,
     clientEventId: event.eventId !== undefined && event.eventId !== null,
-    sessionId: event.sessionId,
+    sessionId: event.sessionId as string,
     userId,
-    type,
+    type: type!,
     name,
     url,
     path,
     referrer,
-    occurredAt,
+    occurredAt: occurredAt!,
     properties,
   };
 }

@@ -71,6 +71,35 @@ describe('event ingestion', () => {
     expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('names every bad field of a rejected event, and says EVENT_IN_FUTURE only when that is all', async () => {
+    const res = await post({
+      events: [
+        { sessionId: '', type: 'click', occurredAt: 'nope', colour: 'red', url: 5 },
+        { sessionId: 's4', type: 'pageview', occurredAt: '2025-06-15T13:00:00Z' },
+        { sessionId: 's4', type: 'signal', occurredAt: '2025-06-15T13:00:00Z' },
+        'not an event',
+      ],
+    });
+    expect(res.body.accepted).toBe(0);
+    const [all, pageview, future, notObject] = res.body.rejected;
+    expect(all.code).toBe('EVENT_INVALID');
+    expect(all.errors.map((e: { field: string }) => e.field)).toEqual(['colour', 'sessionId', 'type', 'url', 'occurredAt']);
+    expect(all.message).toBe(all.errors.map((e: { message: string }) => e.message).join('; '));
+    // a pageview without url that is also in the future: two problems, so EVENT_INVALID
+    expect(pageview).toMatchObject({ index: 1, code: 'EVENT_INVALID' });
+    expect(pageview.errors).toEqual([
+      { field: 'url', message: 'url is required for pageview events' },
+      { field: 'occurredAt', message: 'occurredAt is more than 5 minutes in the future' },
+    ]);
+    expect(future).toEqual({
+      index: 2,
+      code: 'EVENT_IN_FUTURE',
+      message: 'occurredAt is more than 5 minutes in the future',
+      errors: [{ field: 'occurredAt', message: 'occurredAt is more than 5 minutes in the future' }],
+    });
+    expect(notObject.errors).toEqual([{ field: 'event', message: 'event must be a JSON object' }]);
+  });
+
   it('rejects a day the calendar does not have, whatever the offset', async () => {
     const res = await post({
       events: [

@@ -40,10 +40,21 @@ export class IngestEventsDto {
   events!: unknown[];
 }
 
+export class EventProblemDto {
+  @ApiProperty({ example: 'occurredAt', description: 'The field (`event` for the event as a whole)' }) field!: string;
+  @ApiProperty({ example: 'occurredAt must be an ISO-8601 date and time' }) message!: string;
+}
+
 export class RejectedEventDto {
   @ApiProperty({ description: 'Index of the event in the batch' }) index!: number;
-  @ApiProperty({ example: 'EVENT_INVALID', enum: ['EVENT_INVALID', 'EVENT_IN_FUTURE'] }) code!: string;
-  @ApiProperty() message!: string;
+  @ApiProperty({
+    example: 'EVENT_INVALID',
+    enum: ['EVENT_INVALID', 'EVENT_IN_FUTURE'],
+    description: 'EVENT_IN_FUTURE when that is the only problem',
+  })
+  code!: string;
+  @ApiProperty({ description: 'Every problem of the event, separated by "; "' }) message!: string;
+  @ApiProperty({ type: [EventProblemDto], description: 'Each problem with the field it concerns' }) errors!: EventProblemDto[];
 }
 
 export class IngestResultDto {

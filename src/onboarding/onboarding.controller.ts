@@ -1,7 +1,6 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, UseInterceptors } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
-import { AppError } from '../common/errors/app-error.js';
 import { ApiProblems } from '../common/http/api-docs.js';
 import type { Page } from '../common/pagination/cursor.js';
 import { ProjectsService } from '../projects/projects.service.js';
@@ -9,7 +8,8 @@ import { CompleteStepBodyDto, CompleteStepPathDto, StepCompletionDto, UserPathDt
 import { KpiEventPageDto, KpiEventQueryDto, KpiStatsDto, KpiStatsQueryDto, type KpiEventDto } from './dto/kpi-event.dto.js';
 import { OnboardingProgressDto, OnboardingStepListDto } from './dto/onboarding-progress.dto.js';
 import { OnboardingProcessor } from './onboarding.processor.js';
-import { COMPLETE_STEP_RULES, isValidIdempotencyKey } from './onboarding.rules.js';
+import { CompleteStepRequestInterceptor } from './complete-step-request.interceptor.js';
+import { COMPLETE_STEP_RULES } from './onboarding.rules.js';
 import { OnboardingService } from './onboarding.service.js';
 
 @ApiTags('onboarding')
@@ -37,17 +37,12 @@ export class OnboardingController {
   })
   @ApiOkResponse({ type: StepCompletionDto })
   @ApiProblems('VALIDATION_FAILED', 'PROJECT_NOT_FOUND', 'ONBOARDING_STEP_NOT_FOUND', 'ONBOARDING_STEP_NOT_ELIGIBLE', 'IDEMPOTENCY_KEY_REUSED')
+  @UseInterceptors(CompleteStepRequestInterceptor)
   completeStep(
     @Param() path: CompleteStepPathDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Body() body: CompleteStepBodyDto,
   ): Promise<StepCompletionDto> {
-    if (idempotencyKey !== undefined && !isValidIdempotencyKey(idempotencyKey)) {
-      const { minLength, maxLength } = COMPLETE_STEP_RULES.idempotencyKey;
-      throw AppError.validation([
-        { field: 'Idempotency-Key', message: `Idempotency-Key must be ${minLength}–${maxLength} visible ASCII characters` },
-      ]);
-    }
     return this.processor.completeStep({
       projectId: path.projectId,
       userId: path.userId,

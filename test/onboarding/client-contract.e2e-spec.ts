@@ -70,6 +70,10 @@ describe('frontend contract (client/)', () => {
     { name: 'a 128-character user id', userId: 'u'.repeat(128), step: 1, body: {} },
     { name: 'a 129-character user id', userId: 'u'.repeat(129), step: 1, body: {} },
     { name: 'a good Idempotency-Key', userId: 'u-key', step: 1, body: {}, idempotencyKey: 'key-1' },
+    // several parts bad at once: one 400 names every bad field of the path, the header and the body
+    { name: 'step 0 and a bad body', userId: ' u', step: 0, body: { sauce: 1, source: '' } },
+    { name: 'step 0 and a bad Idempotency-Key', userId: 'u', step: 0, body: {}, idempotencyKey: 'a b' },
+    { name: 'a bad Idempotency-Key and a bad body', userId: 'u', step: 1, body: { metadata: 5 }, idempotencyKey: 'a b' },
     { name: 'an Idempotency-Key with a non-ASCII character', userId: 'u', step: 1, body: {}, idempotencyKey: 'kéy' },
   ];
 

@@ -1101,7 +1101,11 @@ export class MetricsReadModelRepository {
     grain: TimeGrain,
     range: { from: Date; to: Date; weeksBefore: Date | null; emptyValue: number | null },
   ): Promise<{ timezone: string | null; computedAt: Date | null; points: { bucket: number; grain: TimeGrain; value: number | null }[] }> {
-    // the first week start of the project's calendar at or after $5 (the cutoff); fine buckets from there
+    // Retention drops the fine points of buckets starting before $5 (the cutoff). A range whose first
+    // bucket starts at or after it is answered in its own grain throughout; one reaching further back
+    // in weeks up to the first week start of the project's calendar at or after the cutoff (the week
+    // holding the cutoff lost some of its days), and in fine buckets from there.
+    const firstBucket = `(SELECT min(f.bucket) FROM (${bucketStartsSql(grain, 'p.timezone', '$3::timestamptz', `$3::timestamptz + interval '1 millisecond'`)}) f)`;
     const week = `date_trunc('week', $5::timestamptz AT TIME ZONE p.timezone)`;
     const split = `CASE WHEN ${week} AT TIME ZONE p.timezone >= $5::timestamptz THEN ${week} AT TIME ZONE p.timezone
                         ELSE (${week} + interval '1 week') AT TIME ZONE p.timezone END`;
@@ -1123,7 +1127,8 @@ export class MetricsReadModelRepository {
        buckets AS (
          SELECT b.grain, b.bucket
          FROM project p
-         CROSS JOIN LATERAL (SELECT CASE WHEN $5::timestamptz IS NULL THEN '-infinity'::timestamptz ELSE ${split} END AS at) s
+         CROSS JOIN LATERAL (SELECT CASE WHEN $5::timestamptz IS NULL OR ${firstBucket} >= $5::timestamptz THEN '-infinity'::timestamptz
+                                         ELSE ${split} END AS at) s
          CROSS JOIN LATERAL (${buckets}) b
        )
        SELECT (SELECT timezone FROM project) AS timezone, max(t.computed_at) AS "computedAt",

@@ -67,9 +67,9 @@ export class MetricsService {
   }
 
   /**
-   * Every bucket of [from, to), gaps filled. For `hour` and `day`, the part of the range before the
-   * first week starting after the fine-grain retention cutoff comes as `week` points (retention
-   * keeps only those there).
+   * Every bucket of [from, to), gaps filled. For `hour` and `day`, a range whose first bucket
+   * starts before the fine-grain retention cutoff comes as `week` points up to the first week
+   * starting after the cutoff (retention keeps only those there), and in its own grain from there.
    */
   async trend(projectId: string, metricKey: string, query: TrendQueryDto): Promise<TrendDto> {
     const metric = this.metric(metricKey);

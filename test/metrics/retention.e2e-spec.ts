@@ -82,6 +82,24 @@ describe('metrics retention', () => {
       ['2026-01-17', 'day', 0],
       ['2026-01-18', 'day', 0],
     ]);
+    // a range whose first bucket starts after the cutoff lost nothing: its own grain throughout,
+    // though the week holding the cutoff began before it (and holds the 01-07 session, outside the range)
+    const recent = await get('/metrics/sessions/trend?grain=day&from=2026-01-09T00:00:00Z&to=2026-01-16T00:00:00Z');
+    expect(recent.body.points.map((p: { bucket: string; grain: string; value: number }) => [p.bucket.slice(0, 10), p.grain, p.value])).toEqual([
+      ['2026-01-09', 'day', 0],
+      ['2026-01-10', 'day', 0],
+      ['2026-01-11', 'day', 0],
+      ['2026-01-12', 'day', 0],
+      ['2026-01-13', 'day', 0],
+      ['2026-01-14', 'day', 1],
+      ['2026-01-15', 'day', 0],
+    ]);
+    const hours = await get('/metrics/sessions/trend?grain=hour&from=2026-01-14T09:00:00Z&to=2026-01-14T12:00:00Z');
+    expect(hours.body.points.map((p: { bucket: string; grain: string; value: number }) => [p.bucket.slice(11, 16), p.grain, p.value])).toEqual([
+      ['09:00', 'hour', 0],
+      ['10:00', 'hour', 1],
+      ['11:00', 'hour', 0],
+    ]);
   });
 
   it('deletes summaries after 180 days', async () => {

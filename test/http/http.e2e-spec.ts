@@ -72,6 +72,74 @@ describe('HTTP conventions', () => {
     expectProblem(await t.request({ url: `/v1/projects/${shop.id}/onboarding/steps?x=1`, key: null }), 401, 'UNAUTHENTICATED');
   });
 
+  it('answers a body nested too deep, or texts PostgreSQL cannot store, with 400 naming each, and stores nothing', async () => {
+    const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+    const tooDeep = await t.request({
+      method: 'POST',
+      url: '/v1/projects',
+      payload: `{"name":"deep","q":${deep(100)}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expectProblem(tooDeep, 400, 'VALIDATION_FAILED');
+    expect(tooDeep.body.errors[0].message).toBe('the body may be nested at most 64 levels deep');
+    const shop = await createProject(t, { name: 'texts' });
+    const events = await t.request({
+      method: 'POST',
+      url: `/v1/projects/${shop.id}/events`,
+      key: shop.keys.ingest,
+      payload: `{"events":[{"sessionId":"s","type":"signal","occurredAt":"2025-06-15T11:00:00Z","properties":{"a":${deep(100)}}}]}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expectProblem(events, 400, 'VALIDATION_FAILED');
+
+    const nul = await t.request({ method: 'POST', url: '/v1/projects', body: { name: 'a\u0000b' } });
+    expectProblem(nul, 400, 'VALIDATION_FAILED');
+    expect(nul.body.errors).toEqual([{ field: 'name', message: 'name must not contain NUL characters or lone surrogates' }]);
+    const surrogate = await t.request({ method: 'POST', url: `/v1/projects/${shop.id}/api-keys`, body: { name: 'a\ud800b', scopes: ['read'] } });
+    expect(surrogate.body.errors.map((e: { field: string }) => e.field)).toEqual(['name']);
+    const funnel = await t.request({
+      method: 'POST',
+      url: `/v1/projects/${shop.id}/funnels`,
+      body: { name: 'f', steps: [{ name: 'a' }, { name: 'b\u0000' }] },
+    });
+    expect(funnel.body.errors.map((e: { field: string }) => e.field)).toEqual(['steps[1].name']);
+    const step = await t.request({
+      method: 'POST',
+      url: `/v1/projects/${shop.id}/users/u1/onboarding/steps/1/complete`,
+      key: shop.keys.ingest,
+      body: { source: 'w\u0000', metadata: { a: { '\u0000': 1 } } },
+    });
+    expect(step.body.errors.map((e: { field: string }) => e.field)).toEqual(['source', 'metadata.a.\u0000']);
+    expect(await t.sql(`SELECT count(*)::int AS n FROM projects WHERE name LIKE 'a%b'`)).toEqual([{ n: 0 }]);
+    expect(await t.sql(`SELECT count(*)::int AS n FROM onboarding_completions WHERE project_id = $1`, [shop.id])).toEqual([{ n: 0 }]);
+    // ingestion still turns such an event away on its own and keeps the batch's others
+    const batch = await t.request({
+      method: 'POST',
+      url: `/v1/projects/${shop.id}/events`,
+      key: shop.keys.ingest,
+      body: {
+        events: [
+          { sessionId: 's\u0000', type: 'signal', occurredAt: '2025-06-15T11:00:00Z' },
+          { sessionId: 's', type: 'signal', occurredAt: '2025-06-15T11:00:00Z' },
+        ],
+      },
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body).toMatchObject({ accepted: 1, rejected: [{ index: 0, code: 'EVENT_INVALID' }] });
+  });
+
+  it('takes a session timeout only as a JSON number', async () => {
+    for (const sessionTimeoutMinutes of [true, '30', '1e1']) {
+      const res = await t.request({ method: 'POST', url: '/v1/projects', body: { name: 'timeout', sessionTimeoutMinutes } });
+      expect([sessionTimeoutMinutes, res.status, [...new Set(res.body.errors?.map((e: { field: string }) => e.field))]]).toEqual([
+        sessionTimeoutMinutes,
+        400,
+        ['sessionTimeoutMinutes'],
+      ]);
+    }
+    expect((await t.request({ method: 'POST', url: '/v1/projects', body: { name: 'timeout', sessionTimeoutMinutes: 45 } })).status).toBe(201);
+  });
+
   it('answers a non-JSON body with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
     const res = await t.request({
       method: 'POST',

@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { IsIanaTimeZone } from '../../common/http/validation.js';
 
@@ -16,7 +15,6 @@ export class CreateProjectDto {
 
   @ApiPropertyOptional({ default: 30, minimum: 1, maximum: 1440, description: 'Inactivity after which a session is completed' })
   @IsOptional()
-  @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(1440)

@@ -12,7 +12,8 @@ import { AppModule, type AppModuleOptions } from './app.module.js';
 import type { AppConfig } from './common/config/config.js';
 import { ERROR_CATALOGUE, ERROR_CODES, problemType } from './common/errors/error-catalogue.js';
 import { ProblemDto } from './common/errors/problem.dto.js';
-import { ProblemFilter } from './common/errors/problem.filter.js';
+import { ProblemFilter, sendProblem, toProblem } from './common/errors/problem.filter.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { completeOpenApiDocument } from './common/http/api-docs.js';
 import { checkJsonBody } from './common/http/json-body.js';
 import { UndeclaredInputInterceptor } from './common/http/undeclared-input.interceptor.js';
@@ -48,6 +49,11 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     // Path parameters carry ids of up to 128 characters (user and session ids), percent-encoded;
     // Fastify's default cap is 100.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // errors Fastify's router raises before any route runs (a malformed percent-encoding, a path
+    // parameter over the cap) answer as problem details too, not as Fastify's own JSON
+    // (no hook runs for them, so the request id header is set here)
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
+      sendProblem(reply.header('x-request-id', request.id), toProblem(error, String(request.id), request.url)),
   });
 }
 

@@ -140,6 +140,14 @@ describe('HTTP conventions', () => {
     expect((await t.request({ method: 'POST', url: '/v1/projects', body: { name: 'timeout', sessionTimeoutMinutes: 45 } })).status).toBe(201);
   });
 
+  it("answers the router's own errors as problem details with the request id", async () => {
+    const badUrl = await t.request({ url: '/v1/jobs/%ZZ/runs', headers: { 'x-request-id': 'bad-url-1' } });
+    expectProblem(badUrl, 400, 'VALIDATION_FAILED');
+    expect(badUrl.body.requestId).toBe('bad-url-1');
+    const longParam = await t.request({ url: `/v1/projects/${'p'.repeat(2100)}` });
+    expectProblem(longParam, 400, 'VALIDATION_FAILED');
+  });
+
   it('answers a non-JSON body with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
     const res = await t.request({
       method: 'POST',

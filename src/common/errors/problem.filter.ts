@@ -35,8 +35,10 @@ const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT
 /**
  * Whether `error` says the database cannot be reached right now (not that a query was wrong): a
  * connection refused, lost or timed out, or PostgreSQL refusing work (SQLSTATE class 08, connection
- * exception; 57P01–57P03, shutting down or starting; 53300, too many connections). TypeORM keeps
- * the driver's error as `driverError`.
+ * exception; 57P01–57P03, shutting down or starting; 53300, too many connections) or refusing a new
+ * connection (3D000, the database is gone; class 28, the login failed; 55000 with "not currently
+ * accepting connections", its connections switched off). TypeORM keeps the driver's error as
+ * `driverError`.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (const candidate of [error, (error as { driverError?: unknown })?.driverError, (error as { cause?: unknown })?.cause]) {
@@ -45,6 +47,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     // 08P01 (protocol violation) is in class 08 but is a bug of ours (a bind message with the wrong
     // number of parameters), not an outage
     if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || (/^08|^57P0[123]$|^53300$/.test(code) && code !== '08P01'))) return true;
+    if (typeof code === 'string' && /^3D000$|^28/.test(code)) return true;
+    if (code === '55000' && candidate.message.includes('not currently accepting connections')) return true;
     if (/^(Connection terminated|timeout exceeded when trying to connect)/.test(candidate.message)) return true;
   }
   return false;

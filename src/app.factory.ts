@@ -132,6 +132,6 @@ function openApiConfig(): Omit<OpenAPIObject, 'paths'> {
         catalogue,
       ].join('\n'),
     )
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key' })
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'API key', description: 'An API key' })
     .build();
 }

@@ -108,7 +108,8 @@ describe('OpenAPI document', () => {
   it('is an OpenAPI 3 document with the bearer scheme declared', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.info.title).toBe('Trailmark API');
-    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    // keys are API keys, not JWTs (the builder's default format)
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'API key' });
   });
 
   it('documents every operation with a summary, a success response and its error problems', () => {

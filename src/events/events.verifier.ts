@@ -4,6 +4,8 @@
  * event is listed in `rejected`, it does not fail the batch). The OpenAPI shape is TrackingEventDto.
  */
 import { randomUUID } from 'node:crypto';
+import type { FieldError } from '../common/errors/app-error.js';
+import { isStorableText, UNSTORABLE_JSON_ESCAPE } from '../common/text/storable-text.js';
 import { readDateTime } from '../common/time/instant.js';
 import { normalisePath } from './event-path.js';
 import { EVENT_REJECTION_CODES, EVENT_TYPES, MAX_FUTURE_SKEW_MS, MAX_PROPERTIES_BYTES, NAMED_EVENT_TYPES, type EventType } from './event-types.js';
@@ -23,33 +25,22 @@ export interface NewTrackingEvent {
   properties: string;
 }
 
-/** One reason an event was turned away: the field it concerns (`event` for the event as a whole). */
-export interface EventProblem {
-  field: string;
-  message: string;
-}
-
-/** A turned-away event: every problem it has, each naming its field (spec §5), and all of them in `message`. */
+/**
+ * A turned-away event: every problem it has, each naming its field (spec §5; `event` for the event
+ * as a whole), and all of them in `message`.
+ */
 export interface EventRejection {
   code: string;
   message: string;
-  errors: EventProblem[];
+  errors: FieldError[];
 }
 
 const FIELDS = new Set(['eventId', 'sessionId', 'userId', 'type', 'name', 'url', 'referrer', 'occurredAt', 'properties']);
 const TYPES = new Set<string>(EVENT_TYPES);
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** A `\u0000` or `\ud800`–`\udfff` escape in JSON text: preceded by an even number of backslashes. */
-const ESCAPED_UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Date and time are required; a missing zone is read as UTC.
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 const IN_FUTURE = 'occurredAt is more than 5 minutes in the future';
-
-/** PostgreSQL text and jsonb refuse NUL characters and unpaired surrogates; refuse them here first. */
-function storable(text: string): boolean {
-  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
-}
 
 /**
  * A text's length in characters (Unicode code points), as PostgreSQL's length() counts them in the
@@ -59,9 +50,9 @@ function characters(value: string): number {
   return value.length > 4 * 2048 ? value.length : [...value].length;
 }
 
-/** The problems of one event, gathered field by field; none for a valid event (then nothing is allocated). */
+/** The problems of one event, gathered field by field (a valid event allocates no list). */
 class Problems {
-  list: EventProblem[] | undefined;
+  list: FieldError[] | undefined;
 
   add(field: string, message: string): void {
     (this.list ??= []).push({ field, message });
@@ -87,7 +78,7 @@ function optionalString(value: unknown, field: string, max: number, problems: Pr
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') problems.add(field, `${field} must be a string`);
   else if (characters(value) > max) problems.add(field, `${field} must be at most ${max} characters`);
-  else if (!storable(value)) problems.add(field, `${field} must not contain NUL characters or lone surrogates`);
+  else if (!isStorableText(value)) problems.add(field, `${field} must not contain NUL characters or lone surrogates`);
   else return value;
   return null;
 }
@@ -117,7 +108,7 @@ export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRe
 
   if (typeof event.sessionId !== 'string' || event.sessionId.length < 1 || characters(event.sessionId) > 128) {
     problems.add('sessionId', 'sessionId must be a string of 1 to 128 characters');
-  } else if (!storable(event.sessionId)) {
+  } else if (!isStorableText(event.sessionId)) {
     problems.add('sessionId', 'sessionId must not contain NUL characters or lone surrogates');
   }
   const type = typeof event.type === 'string' && TYPES.has(event.type) ? (event.type as EventType) : undefined;
@@ -147,9 +138,8 @@ export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRe
       problems.add('properties', 'properties must be a JSON object');
     } else {
       properties = JSON.stringify(event.properties);
-      // JSON.stringify writes NUL and unpaired surrogates as \u escapes, which jsonb refuses. Only an
-      // escape counts: a text holding a backslash followed by `u0000` is written `\\u0000` and is fine.
-      if (ESCAPED_UNSTORABLE.test(properties)) {
+      // JSON.stringify writes NUL and unpaired surrogates as \u escapes, which jsonb refuses
+      if (UNSTORABLE_JSON_ESCAPE.test(properties)) {
         problems.add('properties', 'properties must not contain NUL characters or lone surrogates');
       } else if (Buffer.byteLength(properties, 'utf8') > MAX_PROPERTIES_BYTES) {
         problems.add('properties', `properties must be at most ${MAX_PROPERTIES_BYTES} bytes of JSON`);

@@ -1,15 +1,8 @@
 import { AppError, type FieldError } from '../errors/app-error.js';
+import { isStorableText, UNSTORABLE_JSON_ESCAPE } from '../text/storable-text.js';
 
 /** Deeper bodies are refused: the validation pipe's object transformation recurses once per level (1,500 levels overflowed the stack: a 500). */
 export const MAX_JSON_DEPTH = 64;
-
-/** A `\u0000` or `\ud800`–`\udfff` escape in JSON text: the only ways a NUL or a lone surrogate gets into a parsed body. */
-const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/i;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function unstorable(text: string): boolean {
-  return text.includes('\u0000') || LONE_SURROGATE.test(text);
-}
 
 /**
  * Checks a parsed JSON body before anything reads it: nested at most MAX_JSON_DEPTH levels, and
@@ -26,7 +19,7 @@ export function checkJsonBody(raw: string, body: unknown, checkText: boolean): A
     if (c === 0x5b || c === 0x7b) brackets++;
   }
   const mayBeDeep = brackets > MAX_JSON_DEPTH;
-  const mayHoldBadText = checkText && UNSTORABLE_ESCAPE.test(raw);
+  const mayHoldBadText = checkText && UNSTORABLE_JSON_ESCAPE.test(raw);
   if (!mayBeDeep && !mayHoldBadText) return undefined;
 
   const errors: FieldError[] = [];
@@ -34,7 +27,7 @@ export function checkJsonBody(raw: string, body: unknown, checkText: boolean): A
   while (stack.length > 0) {
     const [value, path, depth] = stack.pop()!;
     if (typeof value === 'string') {
-      if (mayHoldBadText && unstorable(value))
+      if (mayHoldBadText && !isStorableText(value))
         errors.push({ field: path || 'body', message: `${path || 'body'} must not contain NUL characters or lone surrogates` });
       continue;
     }
@@ -48,7 +41,7 @@ export function checkJsonBody(raw: string, body: unknown, checkText: boolean): A
       const entries = Object.entries(value as Record<string, unknown>).reverse();
       for (const [key, child] of entries) {
         const childPath = path ? `${path}.${key}` : key;
-        if (mayHoldBadText && unstorable(key))
+        if (mayHoldBadText && !isStorableText(key))
           errors.push({ field: childPath, message: `field names must not contain NUL characters or lone surrogates` });
         stack.push([child, childPath, depth + 1]);
       }

@@ -16,6 +16,7 @@ import { ProblemFilter, sendProblem, toProblem } from './common/errors/problem.f
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { completeOpenApiDocument } from './common/http/api-docs.js';
 import { checkJsonBody } from './common/http/json-body.js';
+import { EVENTS_ROUTE } from './events/event-types.js';
 import { UndeclaredInputInterceptor } from './common/http/undeclared-input.interceptor.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { requestIdOf } from './common/logging/logging.module.js';
@@ -71,13 +72,12 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   // a 400 for it. A route that needs a body still answers 400 VALIDATION_FAILED naming the field.
   fastify.removeContentTypeParser(['text/plain', 'application/json']);
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  const EVENTS_ROUTE = '/v1/projects/:projectId/events';
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body.length === 0) return done(null, undefined);
     return parseJson(request, body as string, (error, parsed) => {
       if (error) return done(error, undefined);
       // ingestion turns away an event with such texts on its own, keeping the batch's other events
-      const checkText = request.routeOptions.url !== EVENTS_ROUTE;
+      const checkText = request.routeOptions.url !== `/${EVENTS_ROUTE}`;
       const problem = checkJsonBody(body as string, parsed, checkText);
       return problem ? done(problem, undefined) : done(null, parsed);
     });

@@ -27,3 +27,6 @@ export const EVENT_REJECTION_CODES = {
   invalid: 'EVENT_INVALID',
   inFuture: 'EVENT_IN_FUTURE',
 } as const;
+
+/** The ingestion route (the JSON body check leaves its texts to the per-event verifier: app.factory). */
+export const EVENTS_ROUTE = 'v1/projects/:projectId/events';

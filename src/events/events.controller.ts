@@ -3,10 +3,11 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectAccess } from '../auth/access.decorators.js';
 import { ApiProblems } from '../common/http/api-docs.js';
 import { IngestEventsDto, IngestResultDto } from './dto/ingest-events.dto.js';
+import { EVENTS_ROUTE } from './event-types.js';
 import { EventsService } from './events.service.js';
 
 @ApiTags('events')
-@Controller('v1/projects/:projectId/events')
+@Controller(EVENTS_ROUTE)
 export class EventsController {
   constructor(private readonly events: EventsService) {}
 

@@ -1089,8 +1089,9 @@ export class MetricsReadModelRepository {
    * A trend in one statement, as the Metrics API answers it: every `grain` bucket holding an
    * instant of [from, to) in the project's calendar with its stored point (`emptyValue` where there
    * is none), ordered, and the latest compute time of the points. With `weeksBefore` (the
-   * fine-grain retention cutoff), the part of the range before the first week that starts at or
-   * after it comes as `week` buckets, which retention keeps there. One round trip, and the points
+   * fine-grain retention cutoff), a range whose first bucket starts before it comes as `week`
+   * buckets up to the first week that starts at or after it (retention keeps those there), and in
+   * `grain` buckets from there. One round trip, and the points
    * come as JSON with their instants in epoch milliseconds (no timestamp text parsed per point):
    * on the 2-core machine, each further query of a request cost the API's p99 at 500 requests/s.
    * `timezone` is null when the project is gone.

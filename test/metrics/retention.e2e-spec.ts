@@ -6,6 +6,9 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const page = (path: string, at: number) => ({ type: 'pageview', url: `https://shop.example${path}`, at });
+/** A trend's points as [the part of the bucket's ISO text from `start` to `end`, grain, value]. */
+const gradedPoints = (res: { body: { points: { bucket: string; grain: string; value: number }[] } }, start: number, end: number) =>
+  res.body.points.map((p) => [p.bucket.slice(start, end), p.grain, p.value]);
 
 describe('metrics retention', () => {
   // Sessions on Wednesday 2026-01-07 and Wednesday 2026-01-14 (UTC), computed on 01-15.
@@ -72,7 +75,7 @@ describe('metrics retention', () => {
     // now 04-08: cutoff 01-08, the first week after it starts Monday 01-12. Days of [01-05, 01-19) come as:
     // the week of 01-05 (downsampled, 1 session), then days 01-12 … 01-18 (01-14: 1 session).
     const trend = await get('/metrics/sessions/trend?grain=day&from=2026-01-05T00:00:00Z&to=2026-01-19T00:00:00Z');
-    expect(trend.body.points.map((p: { bucket: string; grain: string; value: number }) => [p.bucket.slice(0, 10), p.grain, p.value])).toEqual([
+    expect(gradedPoints(trend, 0, 10)).toEqual([
       ['2026-01-05', 'week', 1],
       ['2026-01-12', 'day', 0],
       ['2026-01-13', 'day', 0],
@@ -85,7 +88,7 @@ describe('metrics retention', () => {
     // a range whose first bucket starts after the cutoff lost nothing: its own grain throughout,
     // though the week holding the cutoff began before it (and holds the 01-07 session, outside the range)
     const recent = await get('/metrics/sessions/trend?grain=day&from=2026-01-09T00:00:00Z&to=2026-01-16T00:00:00Z');
-    expect(recent.body.points.map((p: { bucket: string; grain: string; value: number }) => [p.bucket.slice(0, 10), p.grain, p.value])).toEqual([
+    expect(gradedPoints(recent, 0, 10)).toEqual([
       ['2026-01-09', 'day', 0],
       ['2026-01-10', 'day', 0],
       ['2026-01-11', 'day', 0],
@@ -95,7 +98,7 @@ describe('metrics retention', () => {
       ['2026-01-15', 'day', 0],
     ]);
     const hours = await get('/metrics/sessions/trend?grain=hour&from=2026-01-14T09:00:00Z&to=2026-01-14T12:00:00Z');
-    expect(hours.body.points.map((p: { bucket: string; grain: string; value: number }) => [p.bucket.slice(11, 16), p.grain, p.value])).toEqual([
+    expect(gradedPoints(hours, 11, 16)).toEqual([
       ['09:00', 'hour', 0],
       ['10:00', 'hour', 1],
       ['11:00', 'hour', 0],

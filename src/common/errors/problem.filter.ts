@@ -46,8 +46,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const code = (candidate as { code?: unknown }).code;
     // 08P01 (protocol violation) is in class 08 but is a bug of ours (a bind message with the wrong
     // number of parameters), not an outage
-    if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || (/^08|^57P0[123]$|^53300$/.test(code) && code !== '08P01'))) return true;
-    if (typeof code === 'string' && /^3D000$|^28/.test(code)) return true;
+    if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || (/^08|^57P0[123]$|^53300$|^3D000$|^28/.test(code) && code !== '08P01'))) {
+      return true;
+    }
     if (code === '55000' && candidate.message.includes('not currently accepting connections')) return true;
     if (/^(Connection terminated|timeout exceeded when trying to connect)/.test(candidate.message)) return true;
   }

@@ -11,6 +11,7 @@ import {
   type Measure,
   type MeasureKind,
 } from '../common/database/measures.js';
+import { refillWithIndexesBuiltAfter } from '../common/database/refill.js';
 import { execute, queryOne, queryPrepared, queryRows, type Db } from '../common/database/sql.js';
 import {
   SESSION_METRICS_ADDITIVE_COMPONENTS,
@@ -529,11 +530,13 @@ export class MetricsReadModelRepository {
     );
   }
 
-  /** A full rebuild starts from nothing. */
+  /**
+   * A full rebuild starts from nothing: the trend and breakdown points go here, and the drilldown
+   * rows when they are written again (see recomputeDrilldown), so that table is locked only then.
+   */
   async clearAll(tx: Db): Promise<void> {
     await execute(tx, `DELETE FROM metrics_trend_point`);
     await execute(tx, `DELETE FROM metrics_breakdown_point`);
-    await execute(tx, `DELETE FROM metrics_drilldown`);
   }
 
   /**
@@ -829,9 +832,20 @@ export class MetricsReadModelRepository {
   /**
    * Drilldown rows of the affected day buckets that are not older than `cutoff` (retention would
    * drop them at once): all of them in a full rebuild, those of the changed entities otherwise.
+   *
+   * A full rebuild writes a row per session and KPI event of the last 30 days (364,000 on the
+   * bench), which dominated it: inserted row by row into the table's five indexes and its foreign
+   * key, 9.1 s on the bench database, against 4.8 s for an insert into the bare table, the indexes
+   * built after it and the key checked in one pass. So the table is refilled that way; drilldown
+   * reads wait for the rebuild's commit from this step on (a few seconds), where they used to see
+   * the old rows until then.
    */
   async recomputeDrilldown(tx: Db, now: Date, cutoff: Date, full: boolean): Promise<WriteCounts> {
     if (!full) return this.recomputeChangedDrilldown(tx, now, cutoff);
+    return refillWithIndexesBuiltAfter(tx, 'metrics_drilldown', () => this.insertAllDrilldown(tx, now, cutoff));
+  }
+
+  private insertAllDrilldown(tx: Db, now: Date, cutoff: Date): Promise<WriteCounts> {
     const parts: [string, string, string[]][] = [
       ['session', SESSION_DRILLDOWN_FRESH, ['sessions']],
       ['kpi_event', KPI_DRILLDOWN_FRESH, KPI_METRIC_KEYS],
@@ -845,8 +859,7 @@ export class MetricsReadModelRepository {
         freshParams: (span) => [...span, metricKeys, cutoff],
         insert: (rows, at) => `
           INSERT INTO metrics_drilldown (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
-          SELECT project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload, ${at} FROM ${rows}
-          ORDER BY project_id, metric_key, entity_type, entity_id, reference_id`,
+          SELECT project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload, ${at} FROM ${rows}`,
       })),
       (part) => this.insertAll(tx, now, part),
     );

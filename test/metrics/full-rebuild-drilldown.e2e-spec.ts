@@ -1,0 +1,95 @@
+import { FixedClock } from '../../src/common/clock/clock.js';
+import { refillWithIndexesBuiltAfter } from '../../src/common/database/refill.js';
+import { computeMetrics } from '../factories/metrics.js';
+import { createProject, type ProjectFixture } from '../factories/projects.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * A full rebuild refills metrics_drilldown with its indexes built and its keys checked after the
+ * insert. The table must come out with every index and constraint it had (names and definitions as
+ * the catalogue read before the rebuild, the oracle here), enforcing them, holding exactly the
+ * rows of the kept 30 days; and a refill that fails leaves the table as it was.
+ */
+describe('metrics compute: full rebuild of the drilldown', () => {
+  const clock = new FixedClock(new Date('2026-04-10T12:00:00Z'));
+  let t: TestApp;
+  let shop: ProjectFixture;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    shop = await createProject(t);
+  });
+  afterAll(() => t.close());
+
+  const catalogue = async () => ({
+    indexes: await t.sql(`SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'metrics_drilldown' ORDER BY indexname`),
+    constraints: await t.sql(
+      `SELECT conname, contype, pg_get_constraintdef(oid) AS definition, convalidated FROM pg_constraint
+       WHERE conrelid = 'metrics_drilldown'::regclass ORDER BY conname`,
+    ),
+  });
+  const putSession = (id: string, startedAt: string) =>
+    t.sql(
+      `INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, completed_at, duration_seconds, page_count, event_count,
+                             entry_page, exit_page, journey_path, bounced, converted, aggregated_at)
+       VALUES ($1, $2, 'completed', $3, $3, $3, 10, 1, 2, '/', '/', '{}', true, false, now())`,
+      [shop.id, id, startedAt],
+    );
+  const sessionRows = async () =>
+    (
+      await t.sql(`SELECT reference_id FROM metrics_drilldown WHERE project_id = $1 AND entity_type = 'session' ORDER BY reference_id`, [shop.id])
+    ).map((r: { reference_id: string }) => r.reference_id);
+
+  it('keeps every index and constraint, enforced, and holds the rows of the kept days only', async () => {
+    const before = await catalogue();
+    // the seed's two indexes, the paging index, the key the upserts name, the primary and foreign keys
+    expect(before.indexes.map((i: { indexname: string }) => i.indexname)).toEqual([
+      'metrics_drilldown_entity_idx',
+      'metrics_drilldown_key',
+      'metrics_drilldown_page_idx',
+      'metrics_drilldown_pkey',
+      'metrics_drilldown_reference_idx',
+    ]);
+    await putSession('a', '2026-04-05T09:00:00Z');
+    await putSession('b', '2026-04-09T09:00:00Z');
+    await putSession('old', '2026-03-01T09:00:00Z'); // before the cutoff (03-11 12:00): no row
+    expect(await computeMetrics(t, true)).toMatchObject({ full: true, drilldownRowsUpserted: 2 });
+    expect(await sessionRows()).toEqual(['a', 'b']);
+
+    // a second rebuild over the rows of the first: replaced, not added to; a deleted session's row goes
+    await t.sql(`DELETE FROM sessions WHERE project_id = $1 AND session_id = 'b'`, [shop.id]);
+    expect(await computeMetrics(t, true)).toMatchObject({ full: true, drilldownRowsUpserted: 1 });
+    expect(await sessionRows()).toEqual(['a']);
+    expect(await catalogue()).toEqual(before);
+
+    const row = `($1, 'sessions', 'session', NULL, 'a', '2026-04-05T00:00:00Z', '{}', now())`;
+    const insert = (projectId: string) =>
+      t.sql(
+        `INSERT INTO metrics_drilldown (project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at) VALUES ${row}`,
+        [projectId],
+      );
+    await expect(insert(shop.id)).rejects.toMatchObject({ driverError: { code: '23505', constraint: 'metrics_drilldown_key' } });
+    await expect(insert('00000000-0000-4000-8000-000000000001')).rejects.toMatchObject({ driverError: { code: '23503' } });
+    // an incremental run upserts on the restored key
+    clock.set('2026-04-10T13:00:00Z');
+    await putSession('c', '2026-04-08T09:00:00Z');
+    expect(await computeMetrics(t)).toMatchObject({ full: false, drilldownRowsUpserted: 1 });
+    expect(await sessionRows()).toEqual(['a', 'c']);
+  });
+
+  it('leaves the table, its rows and its indexes as they were when the refill fails', async () => {
+    const before = await catalogue();
+    const rows = await sessionRows();
+    expect(rows.length).toBeGreaterThan(0);
+    await expect(
+      t.dataSource.transaction((tx) =>
+        refillWithIndexesBuiltAfter(tx, 'metrics_drilldown', async () => {
+          expect(await tx.query(`SELECT count(*)::int AS n FROM metrics_drilldown`)).toEqual([{ n: 0 }]);
+          throw new Error('fill failed');
+        }),
+      ),
+    ).rejects.toThrow('fill failed');
+    expect(await sessionRows()).toEqual(rows);
+    expect(await catalogue()).toEqual(before);
+  });
+});

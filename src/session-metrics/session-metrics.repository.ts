@@ -231,9 +231,9 @@ SELECT sessions                                                                 
        ${measureValueSql(SESSION_METRICS_MEASURES.drop_off_rate)}                      AS "dropOffRate"
 FROM c`;
 
-const METRICS_COLUMNS = `session_id AS "sessionId", time_to_first_draft_ms::float8 AS "timeToFirstDraftMs",
-  completion_rate AS "completionRate", confirmation_rate AS "confirmationRate", signal_density AS "signalDensity",
-  dropped_off AS "droppedOff", drop_off_step AS "dropOffStep", computed_at AS "computedAt"`;
+const METRICS_COLUMNS = `m.session_id AS "sessionId", m.time_to_first_draft_ms::float8 AS "timeToFirstDraftMs",
+  m.completion_rate AS "completionRate", m.confirmation_rate AS "confirmationRate", m.signal_density AS "signalDensity",
+  m.dropped_off AS "droppedOff", m.drop_off_step AS "dropOffStep", m.computed_at AS "computedAt"`;
 
 const RUN_COLUMNS = `id, session_id AS "sessionId", status, error_code AS "errorCode", error_message AS "errorMessage",
   attempt, job_id AS "jobId", started_at AS "startedAt", finished_at AS "finishedAt", duration_ms AS "durationMs"`;
@@ -379,8 +379,16 @@ export class SessionMetricsRepository {
     );
   }
 
+  /**
+   * A session's metrics while it is completed. A late event can make a measured session active
+   * again; its stored metrics then describe the session before that event, and the stats leave it
+   * out (SESSION_METRICS_FROM), so this read does too until it completes and is measured again.
+   */
   findMetrics(projectId: string, sessionId: string): Promise<StoredSessionMetrics | undefined> {
-    return queryOne(this.db, `SELECT ${METRICS_COLUMNS} FROM session_metrics WHERE project_id = $1 AND session_id = $2`, [projectId, sessionId]);
+    return queryOne(this.db, `SELECT ${METRICS_COLUMNS} FROM ${SESSION_METRICS_FROM} WHERE m.project_id = $1 AND m.session_id = $2`, [
+      projectId,
+      sessionId,
+    ]);
   }
 
   async sessionExists(projectId: string, sessionId: string): Promise<boolean> {

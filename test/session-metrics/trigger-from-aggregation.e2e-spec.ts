@@ -50,4 +50,36 @@ describe('metrics pipeline fed by the session aggregation', () => {
     );
     expect(recorded[0].n).toBeGreaterThanOrEqual(2);
   });
+
+  it('answers no metrics for a measured session a late event made active again, and new ones once it completes', async () => {
+    // completed by the timeout (30 minutes): 1 signal over 2 minutes = 0.5/min
+    await ingest(t, project, [
+      pageview('s-2', '/', '2026-05-04T11:00:00Z'),
+      { sessionId: 's-2', type: 'signal', occurredAt: '2026-05-04T11:02:00Z' },
+    ]);
+    await aggregate(t);
+    const first = await until(
+      () => metricsOf('s-2'),
+      (r) => r.status === 200,
+    );
+    expect(first.body).toMatchObject({ signalDensity: 0.5 });
+
+    // a signal a minute ago: the session is active again, and its stored figures leave that event out
+    await ingest(t, project, [{ sessionId: 's-2', type: 'signal', occurredAt: new Date(clock.now().getTime() - 60_000).toISOString() }]);
+    await aggregate(t);
+    const [session] = await t.sql(`SELECT status FROM sessions WHERE project_id = $1 AND session_id = 's-2'`, [project.id]);
+    expect(session.status).toBe('active');
+    const meanwhile = await metricsOf('s-2');
+    expect(meanwhile.status).toBe(404);
+    expect(meanwhile.body.code).toBe('SESSION_METRICS_NOT_FOUND');
+
+    // completed again after the timeout: 2 signals over 11:00:00 .. 12:00:00 (the clock is at 12:01) = 2/60 per minute
+    clock.advance(40 * 60_000);
+    await aggregate(t);
+    const again = await until(
+      () => metricsOf('s-2'),
+      (r) => r.status === 200,
+    );
+    expect(again.body.signalDensity).toBeCloseTo(2 / 60, 12);
+  });
 });

@@ -166,7 +166,7 @@ export class OnboardingService {
     if (!(to.getTime() > from.getTime())) throw AppError.validation([{ field: 'to', message: 'to must be after from' }]);
     const bucketDays = query.grain === 'week' ? 7 : 1;
     if ((to.getTime() - from.getTime()) / 86_400_000 / bucketDays > MAX_STATS_BUCKETS - 2) {
-      throw AppError.validation([{ field: 'to', message: `the range may hold at most ${MAX_STATS_BUCKETS - 2} ${query.grain}s` }]);
+      throw AppError.validation([{ field: 'to', message: `the range may span at most ${MAX_STATS_BUCKETS - 2} ${query.grain}s` }]);
     }
     const list = await this.steps(project.id);
     const kpiIds = [...new Set(list.steps.map((s) => s.kpiId).filter((k): k is string => k !== null))];

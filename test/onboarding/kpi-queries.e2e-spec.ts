@@ -121,6 +121,17 @@ describe('KPI event list and KPI trend stats', () => {
     expect(res.body.data).toHaveLength(5 * 2);
   });
 
+  it('takes a range of up to 998 days, which touches 999 buckets when it starts mid-day', async () => {
+    // 998 × 24 h after 2025-11-23 12:00 in Berlin (UTC+1) is 2028-08-17 13:00 there (UTC+2): local days 11-23 … 08-17
+    const longest = await stats('from=2025-11-23T11:00:00.000Z&to=2028-08-17T11:00:00.000Z&grain=day');
+    expect(longest.status).toBe(200);
+    const buckets = new Set(longest.body.data.map((p: { bucket: string }) => p.bucket));
+    expect(buckets.size).toBe(999);
+    expect([...buckets][0]).toBe('2025-11-23');
+    const over = await stats('from=2025-11-23T11:00:00.000Z&to=2028-08-17T11:00:00.001Z&grain=day');
+    expect([over.status, over.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+  });
+
   it('rejects an empty or reversed range, a missing bound and an unknown grain', async () => {
     for (const query of [
       'from=2025-11-24T00:00:00Z&to=2025-11-24T00:00:00Z',

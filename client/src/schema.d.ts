@@ -1128,7 +1128,7 @@ export interface components {
             /** @enum {string} */
             type: "queue_depth" | "processing_time" | "error" | "token_usage" | "confidence";
             /**
-             * @description Finite. queue_depth and token_usage: integers ≥ 0; processing_time: milliseconds ≥ 0; error: integer ≥ 1; confidence: 0..1
+             * @description Finite. queue_depth and token_usage: integers 0..2^53 − 1; processing_time: milliseconds 0..2^53 − 1; error: integer 1..2^53 − 1; confidence: 0..1
              * @example 1530
              */
             value: number;

@@ -9,11 +9,18 @@ export function isMetricType(value: unknown): value is MetricType {
   return typeof value === 'string' && (METRIC_TYPES as readonly string[]).includes(value);
 }
 
+/**
+ * Counts and durations stop at 2^53 − 1, the largest integer a JSON number carries exactly: far
+ * above any real value, and low enough that a day's sum of every project's rows stays a finite
+ * double (two values of 1.8e308 made the rollup's sum overflow, failing it for every project).
+ */
+const MAX_VALUE = Number.MAX_SAFE_INTEGER;
+
 const VALUE_RULES: Record<MetricType, { test: (v: number) => boolean; rule: string }> = {
-  queue_depth: { test: (v) => Number.isInteger(v) && v >= 0, rule: 'an integer ≥ 0 (items waiting)' },
-  processing_time: { test: (v) => v >= 0, rule: '≥ 0 (milliseconds)' },
-  error: { test: (v) => Number.isInteger(v) && v >= 1, rule: 'an integer ≥ 1 (errors counted)' },
-  token_usage: { test: (v) => Number.isInteger(v) && v >= 0, rule: 'an integer ≥ 0 (tokens)' },
+  queue_depth: { test: (v) => Number.isSafeInteger(v) && v >= 0, rule: 'an integer from 0 to 2^53 − 1 (items waiting)' },
+  processing_time: { test: (v) => v >= 0 && v <= MAX_VALUE, rule: 'from 0 to 2^53 − 1 (milliseconds)' },
+  error: { test: (v) => Number.isSafeInteger(v) && v >= 1, rule: 'an integer from 1 to 2^53 − 1 (errors counted)' },
+  token_usage: { test: (v) => Number.isSafeInteger(v) && v >= 0, rule: 'an integer from 0 to 2^53 − 1 (tokens)' },
   confidence: { test: (v) => v >= 0 && v <= 1, rule: 'from 0 to 1' },
 };
 

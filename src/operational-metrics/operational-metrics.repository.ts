@@ -1,5 +1,6 @@
 /** Every query of operational metrics: raw inserts and reads, the daily rollup, retention. */
 import { Injectable } from '@nestjs/common';
+import { exactSumSql } from '../common/database/measures.js';
 import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
 import type { Labels } from './labels.js';
 import type { MetricType } from './metric-types.js';
@@ -81,7 +82,7 @@ export class OperationalMetricsRepository {
          AND ($4::timestamptz IS NULL OR recorded_at < $4)
          AND ($5::text IS NULL OR labels_key = $5)
          AND ($6::timestamptz IS NULL OR (recorded_at, id) < ($6::timestamptz, $7::bigint))
-       ORDER BY recorded_at DESC, id DESC
+       ORDER BY recorded_at DESC, operational_metrics.id DESC
        LIMIT $8`,
       [
         projectId,
@@ -176,9 +177,11 @@ export class OperationalMetricsRepository {
 
   /**
    * Rolls up the given days in one set-based upsert. `p95` is percentile_cont(0.95): linear
-   * interpolation between the closest ranks. Sums are taken in numeric, so they do not depend on
-   * row order and a rerun gives the same figures; rows whose figures did not change are not
-   * touched (their computed_at stays). Returns the rows inserted or changed.
+   * interpolation between the closest ranks. Sums and averages are exact numeric ones (see
+   * exactSumSql: a plain ::numeric cast keeps 15 digits, so a one-row day of 1/3 averaged
+   * 0.333333333333333, below its own min), so they do not depend on row order and a rerun gives the
+   * same figures; rows whose figures did not change are not touched (their computed_at stays).
+   * Returns the rows inserted or changed.
    */
   rollupDays(db: Db, days: string[], computedAt: Date): Promise<number> {
     return execute(
@@ -186,7 +189,7 @@ export class OperationalMetricsRepository {
       `INSERT INTO operational_metrics_daily AS d
          (project_id, metric_type, day, labels_key, labels, sample_count, sum, min, max, avg, p95, computed_at)
        SELECT project_id, metric_type, ${RAW_DAY} AS day, labels_key, labels,
-              count(*), sum(value::numeric)::float8, min(value), max(value), avg(value::numeric)::float8,
+              count(*), ${exactSumSql('value')}::float8, min(value), max(value), (${exactSumSql('value')} / count(*))::float8,
               percentile_cont(0.95) WITHIN GROUP (ORDER BY value),
               $4
        FROM operational_metrics

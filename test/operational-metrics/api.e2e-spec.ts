@@ -124,6 +124,58 @@ describe('operational metrics client API', () => {
     expect(res.body.rejected).toEqual([{ index: 0, code: 'OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE', message: 'value must be a finite number' }]);
   });
 
+  it('takes counts and durations up to 2^53 − 1 and rejects larger ones', async () => {
+    const max = Number.MAX_SAFE_INTEGER; // 9007199254740991
+    const res = await post([
+      { type: 'token_usage', value: max },
+      { type: 'processing_time', value: max },
+      { type: 'token_usage', value: max + 1 },
+      { type: 'queue_depth', value: 1.7976931348623157e308 },
+      { type: 'error', value: 1e300 },
+      { type: 'processing_time', value: 1e300 },
+    ]);
+    expect(res.body.accepted).toBe(2);
+    expect(res.body.rejected.map((r: { index: number; code: string }) => [r.index, r.code])).toEqual([
+      [2, 'OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE'],
+      [3, 'OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE'],
+      [4, 'OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE'],
+      [5, 'OPERATIONAL_METRIC_VALUE_OUT_OF_RANGE'],
+    ]);
+  });
+
+  it('pages through rows of one instant whose ids pass from two digits to three, each row once', async () => {
+    // ids order as numbers: as text, '99' sorted after '115' and the cursor skipped or repeated rows
+    const project = await createProject(t, { name: 'Paging' });
+    // the next ids run from 60 below a power of ten to 59 above it
+    await t.sql(
+      `SELECT setval(pg_get_serial_sequence('operational_metrics', 'id'),
+                     (SELECT 10 ^ ceil(log(greatest(max(id), 1) + 61)) - 61 FROM operational_metrics)::bigint)`,
+    );
+    const at = '2026-03-10T10:00:00Z';
+    for (const first of [0, 60]) {
+      const batch = Array.from({ length: 60 }, (_, i) => ({ type: 'queue_depth', value: first + i, recordedAt: at }));
+      const res = await t.request({
+        method: 'POST',
+        url: `/v1/projects/${project.id}/operational-metrics`,
+        key: project.keys.ingest,
+        body: { metrics: batch },
+      });
+      expect(res.body.accepted).toBe(60);
+    }
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { data: { value: number }[]; nextCursor: string | null } } = await t.request({
+        url: `/v1/projects/${project.id}/operational-metrics?limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+        key: project.keys.read,
+      });
+      seen.push(...page.body.data.map((m) => m.value));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    // one instant: newest first is the last inserted first
+    expect(seen).toEqual(Array.from({ length: 120 }, (_, i) => 119 - i));
+  });
+
   it('answers 400 to an empty or oversized batch and to a body without metrics', async () => {
     const oversized = await post(Array.from({ length: 1001 }, () => ({ type: 'error', value: 1 })));
     expect(oversized.status).toBe(400);

@@ -179,3 +179,30 @@ describe('raw retention of operational-metrics-rollup', () => {
     expect(days.map((d: { day: string }) => d.day)).toEqual(['2026-02-06', '2026-02-07', '2026-02-08']);
   });
 });
+
+describe('daily rollup sums and averages', () => {
+  let t: TestApp;
+  let shop: ProjectFixture;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock: new FixedClock(new Date('2026-03-10T12:00:00Z')) });
+    shop = await createProject(t);
+  });
+  afterAll(() => t.close());
+
+  it('are exact: an average never falls outside its day’s min and max', async () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    await insertRawMetrics(t, [
+      { projectId: shop.id, type: 'confidence', value: 1 / 3, recordedAt: '2026-03-09T10:00:00Z' },
+      { projectId: shop.id, type: 'token_usage', value: max, recordedAt: '2026-03-09T10:00:00Z' },
+      { projectId: shop.id, type: 'token_usage', value: max, recordedAt: '2026-03-09T11:00:00Z' },
+    ]);
+    expect((await runJob(t, 'operational-metrics-rollup')).status).toBe('succeeded');
+    const data = (await t.request({ url: `/v1/projects/${shop.id}/operational-metrics/daily`, key: shop.keys.read })).body.data;
+    const [confidence, tokens] = data;
+    // a 15-digit cast gave 0.333333333333333, below the day's only value
+    expect(confidence).toMatchObject({ type: 'confidence', count: 1, sum: 1 / 3, min: 1 / 3, max: 1 / 3, avg: 1 / 3 });
+    // 2 × (2^53 − 1) = 2^54 − 2 is a double exactly; 15 digits gave 18014398509481980 and an average below the min
+    expect(tokens).toMatchObject({ type: 'token_usage', count: 2, sum: 18014398509481982, min: max, max, avg: max });
+  });
+});

@@ -1,5 +1,5 @@
 import { FixedClock } from '../../src/common/clock/clock.js';
-import { computeMetrics } from '../factories/metrics.js';
+import { computeMetrics, insertSessionMetrics } from '../factories/metrics.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -84,6 +84,18 @@ describe('metrics compute: incremental drilldown', () => {
     ).toEqual([{ metricKey: 'kpi.onboarding.step_2_completed', entityId: event.id }]);
   });
 
+  it("drops a session's drop-off from its row while a late event has made it active again", async () => {
+    await putSession('e', '2026-04-08T09:00:00Z', 2);
+    await insertSessionMetrics(t, shop.id, 'e', { signalDensity: 1, dropOffStep: 'payment' });
+    await computeMetrics(t);
+    const payload = async () =>
+      (await t.sql(`SELECT payload FROM metrics_drilldown WHERE project_id = $1 AND reference_id = 'e'`, [shop.id]))[0].payload;
+    expect(await payload()).toMatchObject({ status: 'completed', hasMetrics: true, droppedOff: true, dropOffStep: 'payment' });
+    await t.sql(`UPDATE sessions SET status = 'active', completed_at = NULL WHERE project_id = $1 AND session_id = 'e'`, [shop.id]);
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 1 });
+    expect(await payload()).toMatchObject({ status: 'active', hasMetrics: false, droppedOff: null, dropOffStep: null });
+  });
+
   it('empties an affected day older than the cutoff that the retention has not reached yet', async () => {
     await putSession('c', '2026-03-20T09:00:00Z', 1);
     expect(await computeMetrics(t)).toMatchObject({ drilldownRowsUpserted: 1 });
@@ -91,6 +103,6 @@ describe('metrics compute: incremental drilldown', () => {
     clock.set('2026-04-25T13:00:00Z');
     await putSession('d', '2026-03-20T10:00:00Z', 1);
     expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 0, drilldownRowsDeleted: 1 });
-    expect((await sessionRows()).map((r) => r.id)).toEqual(['a', 'b']);
+    expect((await sessionRows()).map((r) => r.id)).toEqual(['a', 'b', 'e']);
   });
 });

@@ -882,7 +882,7 @@ export interface components {
              */
             eventType: "pageview" | "conversion" | "session_start" | "session_end" | "draft_created" | "draft_confirmed" | "step_started" | "step_completed" | "signal" | "custom";
             /**
-             * @description Exact path; `*` matches any run of characters. Written as event paths are stored: from the root (`/` or `*` first), without query, fragment or trailing slash (except `/` itself)
+             * @description Exact path; `*` matches any run of characters. Written as event paths are stored: from the root (`/` or `*` first), percent-encoded (`/caf%C3%A9`, `/a%20b`), without query, fragment, trailing slash (except `/` itself) or `.`/`..` segments
              * @example /products/*
              */
             path?: string;
@@ -896,7 +896,7 @@ export interface components {
              */
             eventType: "pageview" | "conversion" | "session_start" | "session_end" | "draft_created" | "draft_confirmed" | "step_started" | "step_completed" | "signal" | "custom";
             /**
-             * @description Exact path; `*` matches any run of characters. Written as event paths are stored: from the root (`/` or `*` first), without query, fragment or trailing slash (except `/` itself)
+             * @description Exact path; `*` matches any run of characters. Written as event paths are stored: from the root (`/` or `*` first), percent-encoded (`/caf%C3%A9`, `/a%20b`), without query, fragment, trailing slash (except `/` itself) or `.`/`..` segments
              * @example /products/*
              */
             path?: string;

@@ -124,7 +124,7 @@ export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRe
   let path: string | null = null;
   if (url) {
     const normalised = normalisePath(url);
-    if (normalised === undefined) problems.add('url', 'url must be an absolute URL or a path');
+    if (normalised === undefined) problems.add('url', 'url must be an absolute URL or a path, with a path from the root');
     else path = normalised;
   }
 

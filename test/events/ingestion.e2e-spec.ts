@@ -69,6 +69,9 @@ describe('event ingestion', () => {
     });
     expect(res.body.accepted).toBe(0);
     expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([0, 1, 2, 3, 4]);
+    // a url without a path from the root: its "path" would be a@b.example
+    const mail = await post({ events: [{ sessionId: 's3', type: 'pageview', occurredAt: '2025-06-15T11:00:00Z', url: 'mailto:a@b.example' }] });
+    expect(mail.body.rejected[0].errors).toEqual([{ field: 'url', message: 'url must be an absolute URL or a path, with a path from the root' }]);
   });
 
   it('names every bad field of a rejected event, and says EVENT_IN_FUTURE only when that is all', async () => {

@@ -209,11 +209,12 @@ describe('sessions list, stats, journeys and funnels', () => {
     expect((await post({ name: 'One', steps: [{ name: 'a' }] })).status).toBe(400);
     expect((await post({ name: 'Bad type', steps: [{ name: 'a', eventType: 'click' }, { name: 'b' }] })).status).toBe(400);
     // a pattern no stored path can match (paths are stored from the root, without query or trailing slash)
-    for (const path of ['product/*', '/cart/', '/search?q=*', '']) {
+    // nor one written other than as paths are stored: percent-encoded, with / and without dot segments
+    for (const path of ['product/*', '/cart/', '/search?q=*', '', '/caf\u00e9', '/a b', '/x/../y', '/a\\b', '/products/*/"new"']) {
       const res = await post({ name: 'Never', steps: [{ name: 'a' }, { name: 'b', path }] });
       expect([path, res.status, res.body.errors?.[0]?.field]).toEqual([path, 400, 'steps[1].path']);
     }
-    for (const path of ['/', '*', '/product/*', '*/cart', '/a']) {
+    for (const path of ['/', '*', '/product/*', '*/cart', '/a', '/caf%C3%A9', '/a%20b']) {
       const res = await post({ name: `Fine ${path}`, steps: [{ name: 'a' }, { name: 'b', path }] });
       expect([path, res.status]).toEqual([path, 201]);
     }

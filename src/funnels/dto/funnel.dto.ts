@@ -1,7 +1,35 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  MaxLength,
+  registerDecorator,
+  ValidateNested,
+  type ValidationOptions,
+} from 'class-validator';
+import { isStoredPathPattern } from '../../events/event-path.js';
 import { EVENT_TYPES, type EventType } from '../../events/event-types.js';
+
+function IsStoredPathPattern(options?: ValidationOptions) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isStoredPathPattern',
+      target: target.constructor,
+      propertyName,
+      options: {
+        message: `${propertyName} must be written as paths are stored: percent-encoded (%20, not a space), with / not \\, and without . or .. segments`,
+        ...options,
+      },
+      validator: { validate: (value: unknown) => typeof value !== 'string' || isStoredPathPattern(value) },
+    });
+}
 
 export class FunnelMatcherDto {
   @ApiPropertyOptional({ enum: EVENT_TYPES, default: 'pageview' })
@@ -14,7 +42,7 @@ export class FunnelMatcherDto {
     example: '/products/*',
     description:
       'Exact path; `*` matches any run of characters. Written as event paths are stored: from the root (`/` or `*` first), ' +
-      'without query, fragment or trailing slash (except `/` itself)',
+      'percent-encoded (`/caf%C3%A9`, `/a%20b`), without query, fragment, trailing slash (except `/` itself) or `.`/`..` segments',
   })
   @IsOptional()
   @IsString()
@@ -23,6 +51,7 @@ export class FunnelMatcherDto {
   @Matches(/^(?:\/|\*|[/*][^?#]*[^/?#])$/, {
     message: 'path must start with / or *, and hold no query, fragment or trailing slash (events are matched by their stored path)',
   })
+  @IsStoredPathPattern()
   path?: string;
 
   @ApiPropertyOptional({ maxLength: 128, description: 'Matches the event name exactly' })

@@ -77,13 +77,46 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     expect(await sessionRows()).toEqual(['a', 'c']);
   });
 
+  it('keeps the foreign key, so the refill never locks projects; it stops waiting for a reader after the lock timeout', async () => {
+    // the locks held while filling, then rolled back (the rows stay for the next test)
+    let locks: { relation: string; mode: string }[] = [];
+    await expect(
+      t.dataSource.transaction((tx) =>
+        refillWithIndexesBuiltAfter(tx, 'metrics_drilldown', 5_000, async () => {
+          locks = await tx.query(
+            `SELECT c.relname AS relation, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+             WHERE l.pid = pg_backend_pid() AND c.relname IN ('projects', 'metrics_drilldown') ORDER BY 1, 2`,
+          );
+          throw new Error('roll back');
+        }),
+      ),
+    ).rejects.toThrow('roll back');
+    expect(locks.filter((l) => l.relation === 'projects')).not.toContainEqual(expect.objectContaining({ mode: 'AccessExclusiveLock' }));
+    expect(locks).toContainEqual({ relation: 'metrics_drilldown', mode: 'AccessExclusiveLock' });
+
+    // a reader holds the table: the refill gives up after its timeout, not after the reader
+    const reader = t.dataSource.createQueryRunner();
+    await reader.startTransaction();
+    try {
+      await reader.query(`SELECT count(*) FROM metrics_drilldown`);
+      const started = Date.now();
+      await expect(t.dataSource.transaction((tx) => refillWithIndexesBuiltAfter(tx, 'metrics_drilldown', 200, async () => 0))).rejects.toMatchObject({
+        driverError: { code: '55P03' },
+      });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await reader.rollbackTransaction();
+      await reader.release();
+    }
+  });
+
   it('leaves the table, its rows and its indexes as they were when the refill fails', async () => {
     const before = await catalogue();
     const rows = await sessionRows();
     expect(rows.length).toBeGreaterThan(0);
     await expect(
       t.dataSource.transaction((tx) =>
-        refillWithIndexesBuiltAfter(tx, 'metrics_drilldown', async () => {
+        refillWithIndexesBuiltAfter(tx, 'metrics_drilldown', 5_000, async () => {
           expect(await tx.query(`SELECT count(*)::int AS n FROM metrics_drilldown`)).toEqual([{ n: 0 }]);
           throw new Error('fill failed');
         }),

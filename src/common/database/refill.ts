@@ -7,27 +7,35 @@ interface Definition {
 
 /**
  * Empties `table` and fills it again with `fill`, in transaction `tx`, building its indexes and
- * checking its unique, primary and foreign keys once after the fill instead of row by row: a
- * B-tree built from all rows at once is a sort, where inserting row by row walks (and splits) every
- * index for every row, and a foreign key added to a filled table is checked by one join instead of
- * one trigger call per row. Check constraints stay: they cost nothing per row worth saving.
+ * checking its primary and unique keys once after the fill instead of row by row: a B-tree built
+ * from all rows at once is a sort, where inserting row by row walks (and splits) every index for
+ * every row. Foreign keys and check constraints stay: dropping a foreign key locks the table it
+ * points to (ACCESS EXCLUSIVE, until `tx` ends), which for `projects` would stall the whole API.
  *
  * The definitions are read from the catalogue and restored as they were, with their names (an
  * `ON CONFLICT ON CONSTRAINT` names them), so a later migration of the table needs no change here.
+ * A key whose index has storage parameters (fillfactor…) is refused before anything is touched:
+ * `pg_get_constraintdef` would not give them back.
  *
  * TRUNCATE locks the table ACCESS EXCLUSIVE until `tx` ends: readers of this table wait for the
- * commit (they then see the new rows, never an empty table). Meant for rebuilds, not routine writes.
+ * commit (they then see the new rows, never an empty table). It waits at most `lockTimeoutMs` for
+ * readers already there (a backup, a long query), since every reader arriving meanwhile queues
+ * behind it; past that the statement fails, and with it the transaction. Meant for rebuilds, not
+ * routine writes.
  */
-export async function refillWithIndexesBuiltAfter<T>(tx: Db, table: string, fill: () => Promise<T>): Promise<T> {
-  await execute(tx, `TRUNCATE ${table}`);
-  // keys before the foreign keys that may rest on them (pg_constraint: p primary, u unique, f foreign)
-  const constraints = await queryRows<Definition>(
+export async function refillWithIndexesBuiltAfter<T>(tx: Db, table: string, lockTimeoutMs: number, fill: () => Promise<T>): Promise<T> {
+  const constraints = await queryRows<Definition & { options: string[] | null }>(
     tx,
-    `SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
-     WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'f')
-     ORDER BY contype = 'f', conname`,
+    `SELECT c.conname AS name, pg_get_constraintdef(c.oid) AS definition, i.reloptions AS options
+     FROM pg_constraint c JOIN pg_class i ON i.oid = c.conindid
+     WHERE c.conrelid = $1::regclass AND c.contype IN ('p', 'u')
+     ORDER BY c.conname`,
     [table],
   );
+  const unrestorable = constraints.filter((c) => c.options !== null);
+  if (unrestorable.length > 0) {
+    throw new Error(`cannot refill ${table}: the indexes of ${unrestorable.map((c) => c.name).join(', ')} have storage parameters`);
+  }
   const indexes = await queryRows<Definition>(
     tx,
     `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition FROM pg_index i
@@ -35,7 +43,10 @@ export async function refillWithIndexesBuiltAfter<T>(tx: Db, table: string, fill
      ORDER BY 1`,
     [table],
   );
-  for (const c of [...constraints].reverse()) await execute(tx, `ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(c.name)}`);
+  await execute(tx, `SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`);
+  await execute(tx, `TRUNCATE ${table}`);
+  await execute(tx, `SET LOCAL lock_timeout TO DEFAULT`);
+  for (const c of constraints) await execute(tx, `ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(c.name)}`);
   for (const index of indexes) await execute(tx, `DROP INDEX ${index.name}`);
   const result = await fill();
   for (const index of indexes) await execute(tx, index.definition);

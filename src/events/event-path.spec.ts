@@ -16,17 +16,24 @@ describe('normalisePath', () => {
     ['/a b', '/a%20b'],
     ['/x/../y', '/y'],
     ['capacitor://localhost/home', '/home'],
+    ['capacitor://localhost', '/'],
+    ['myapp://settings', '/'],
+    ['https://cdn.example//img/a.png', '//img/a.png'],
   ])('turns %s into %s', (url, path) => {
     expect(normalisePath(url)).toBe(path);
   });
 
-  it.each(['http://', 'mailto:a@b.example', 'javascript:void(0)'])('gives undefined for %s (no path from the root)', (url) => {
-    expect(normalisePath(url)).toBeUndefined();
+  it.each(['mailto:a@b.example', 'javascript:void(0)', 'about:blank'])('gives null for %s, which names no page', (url) => {
+    expect(normalisePath(url)).toBeNull();
+  });
+
+  it('gives undefined for a url it cannot parse', () => {
+    expect(normalisePath('http://')).toBeUndefined();
   });
 });
 
 describe('isStoredPathPattern', () => {
-  it.each(['/', '*', '/products/*', '*/checkout', '/a%20b', '/caf%C3%A9', '/p/*/reviews', '/*.html', '/100%'])('takes %s', (pattern) => {
+  it.each(['/', '*', '/products/*', '*/checkout', '/a%20b', '/caf%C3%A9', '/p/*/reviews', '/*.html', '/100%', '//img/*'])('takes %s', (pattern) => {
     expect(isStoredPathPattern(pattern)).toBe(true);
   });
 

@@ -1,17 +1,19 @@
 /**
  * The stored `path` of an event's url: its pathname without query or fragment, trailing slashes
  * removed except for the root `/`. A bare path (`/cart?x=1`, `cart`) is read against the root.
- * Undefined when the url cannot be parsed, or has no path from the root (`mailto:a@b`,
- * `javascript:void(0)`: their "path" would be `a@b`, a page of no site).
+ * An app's own scheme with a host only (`capacitor://localhost`) is the root. Null when the url
+ * has no path from the root, so names no page (`mailto:a@b`, `javascript:void(0)`, `about:blank`:
+ * their "path" would be `a@b`); undefined when it cannot be parsed.
  */
-export function normalisePath(url: string): string | undefined {
+export function normalisePath(url: string): string | null | undefined {
   let pathname: string;
   try {
     pathname = new URL(url, 'http://path.invalid/').pathname;
   } catch {
     return undefined;
   }
-  if (!pathname.startsWith('/')) return undefined;
+  if (pathname === '') return '/';
+  if (!pathname.startsWith('/')) return null;
   const trimmed = pathname.replace(/\/+$/, '');
   return trimmed === '' ? '/' : trimmed;
 }
@@ -25,5 +27,6 @@ export function normalisePath(url: string): string | undefined {
 export function isStoredPathPattern(pattern: string): boolean {
   const probe = pattern.replaceAll('*', 'x');
   const rooted = probe.startsWith('/') ? probe : `/${probe}`;
-  return normalisePath(rooted) === rooted;
+  // after a host, as in a stored url: `//cdn/x` alone would be read as a host (https://x//cdn/x is stored `//cdn/x`)
+  return normalisePath(`http://path.invalid${rooted}`) === rooted;
 }

@@ -124,7 +124,9 @@ export function verifyEvent(raw: unknown, now: Date): NewTrackingEvent | EventRe
   let path: string | null = null;
   if (url) {
     const normalised = normalisePath(url);
-    if (normalised === undefined) problems.add('url', 'url must be an absolute URL or a path, with a path from the root');
+    if (normalised === undefined) problems.add('url', 'url must be an absolute URL or a path');
+    else if (normalised === null && type === 'pageview')
+      problems.add('url', 'a pageview url must name a page: a path from the root, not mailto:, javascript: or the like');
     else path = normalised;
   }
 

@@ -69,9 +69,41 @@ describe('event ingestion', () => {
     });
     expect(res.body.accepted).toBe(0);
     expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([0, 1, 2, 3, 4]);
-    // a url without a path from the root: its "path" would be a@b.example
-    const mail = await post({ events: [{ sessionId: 's3', type: 'pageview', occurredAt: '2025-06-15T11:00:00Z', url: 'mailto:a@b.example' }] });
-    expect(mail.body.rejected[0].errors).toEqual([{ field: 'url', message: 'url must be an absolute URL or a path, with a path from the root' }]);
+    // a url that names no page (its "path" would be a@b.example): no pageview, and no path for other events
+    const mail = await post({
+      events: [
+        { sessionId: 's3', type: 'pageview', occurredAt: '2025-06-15T11:00:00Z', url: 'mailto:a@b.example' },
+        {
+          eventId: '6f1c2f52-4a55-4d43-9a4e-2b7a2f0c1d01',
+          sessionId: 's3',
+          type: 'conversion',
+          occurredAt: '2025-06-15T11:00:00Z',
+          url: 'mailto:a@b.example',
+        },
+        {
+          eventId: '6f1c2f52-4a55-4d43-9a4e-2b7a2f0c1d02',
+          sessionId: 's3',
+          type: 'pageview',
+          occurredAt: '2025-06-15T11:00:00Z',
+          url: 'capacitor://localhost',
+        },
+      ],
+    });
+    expect(mail.body.accepted).toBe(2);
+    expect(mail.body.rejected).toEqual([
+      expect.objectContaining({
+        index: 0,
+        errors: [{ field: 'url', message: 'a pageview url must name a page: a path from the root, not mailto:, javascript: or the like' }],
+      }),
+    ]);
+    const stored = await t.sql(
+      `SELECT event_id::text AS id, path FROM tracking_events WHERE project_id = $1 AND event_id::text LIKE '6f1c2f52-%' ORDER BY 1`,
+      [shop.id],
+    );
+    expect(stored).toEqual([
+      { id: '6f1c2f52-4a55-4d43-9a4e-2b7a2f0c1d01', path: null },
+      { id: '6f1c2f52-4a55-4d43-9a4e-2b7a2f0c1d02', path: '/' },
+    ]);
   });
 
   it('names every bad field of a rejected event, and says EVENT_IN_FUTURE only when that is all', async () => {

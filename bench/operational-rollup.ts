@@ -120,10 +120,7 @@ async function main(): Promise<void> {
     console.log(`rerun with nothing new: ${seconds(start).toFixed(2)} s, ${JSON.stringify(rerun)}`);
 
     const floorFloat = Math.min(floorFloatFirst, await floor('GROUP BY, float8 sum/avg, again', 'sum(value)', 'avg(value)'));
-    const floorNumeric = Math.min(
-      floorNumericFirst,
-      await floor('GROUP BY, numeric sum/avg, again', EXACT_SUM, EXACT_AVG),
-    );
+    const floorNumeric = Math.min(floorNumericFirst, await floor('GROUP BY, numeric sum/avg, again', EXACT_SUM, EXACT_AVG));
     const daily = (await db.query(`SELECT count(*)::int AS n FROM operational_metrics_daily`)).rows[0].n;
     const floorRows = (await db.query(`SELECT count(*)::int AS n FROM rollup_floor`)).rows[0].n;
     console.log(`daily rows: ${daily} (floor: ${floorRows})`);

@@ -19,7 +19,8 @@ export class OperationalMetricInputDto {
   @ApiProperty({ enum: METRIC_TYPES }) type!: MetricType;
   @ApiProperty({
     example: 1530,
-    description: 'Finite. queue_depth and token_usage: integers 0..2^53 − 1; processing_time: milliseconds 0..2^53 − 1; error: integer 1..2^53 − 1; confidence: 0..1',
+    description:
+      'Finite. queue_depth and token_usage: integers 0..2^53 − 1; processing_time: milliseconds 0..2^53 − 1; error: integer 1..2^53 − 1; confidence: 0..1',
   })
   value!: number;
   @ApiPropertyOptional({ type: LabelsDto, description: `Only the keys ${LABEL_KEYS.join(', ')}; values 1–128 characters` })

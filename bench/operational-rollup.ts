@@ -15,13 +15,10 @@ import pg from 'pg';
 import { createApp } from '../src/app.factory.js';
 import { loadConfig } from '../src/common/config/config.js';
 import { ensureDatabase, startEmbeddedPostgres, withDatabase } from '../src/common/database/embedded-postgres.js';
-import { exactSumSql } from '../src/common/database/measures.js';
 import { OperationalMetricsProcessor } from '../src/operational-metrics/operational-metrics.processor.js';
+import { ROLLUP_AVG_SQL, ROLLUP_SUM_SQL } from '../src/operational-metrics/operational-metrics.repository.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000);
-/** The rollup's own sum and average (exact, see exactSumSql), so the floor computes the same figures. */
-const EXACT_SUM = `${exactSumSql('value')}::float8`;
-const EXACT_AVG = `(${exactSumSql('value')} / count(*))::float8`;
 const API_SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 const PROJECT_ID = '11111111-1111-4111-8111-111111111111';
@@ -106,7 +103,7 @@ async function main(): Promise<void> {
       Number((await db.query(`SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()`)).rows[0].temp_bytes);
 
     const floorFloatFirst = await floor('GROUP BY, float8 sum/avg', 'sum(value)', 'avg(value)');
-    const floorNumericFirst = await floor('GROUP BY, numeric sum/avg as the rollup', EXACT_SUM, EXACT_AVG);
+    const floorNumericFirst = await floor('GROUP BY, numeric sum/avg as the rollup', ROLLUP_SUM_SQL, ROLLUP_AVG_SQL);
 
     const processor = app.get(OperationalMetricsProcessor);
     const temp0 = await tempBytes();
@@ -120,7 +117,7 @@ async function main(): Promise<void> {
     console.log(`rerun with nothing new: ${seconds(start).toFixed(2)} s, ${JSON.stringify(rerun)}`);
 
     const floorFloat = Math.min(floorFloatFirst, await floor('GROUP BY, float8 sum/avg, again', 'sum(value)', 'avg(value)'));
-    const floorNumeric = Math.min(floorNumericFirst, await floor('GROUP BY, numeric sum/avg, again', EXACT_SUM, EXACT_AVG));
+    const floorNumeric = Math.min(floorNumericFirst, await floor('GROUP BY, numeric sum/avg, again', ROLLUP_SUM_SQL, ROLLUP_AVG_SQL));
     const daily = (await db.query(`SELECT count(*)::int AS n FROM operational_metrics_daily`)).rows[0].n;
     const floorRows = (await db.query(`SELECT count(*)::int AS n FROM rollup_floor`)).rows[0].n;
     console.log(`daily rows: ${daily} (floor: ${floorRows})`);

@@ -12,8 +12,8 @@ export function normalisePath(url: string): string | null | undefined {
   } catch {
     return undefined;
   }
-  if (pathname === '') return '/';
-  if (!pathname.startsWith('/')) return null;
+  // empty: a scheme with a host only, the root below
+  if (pathname !== '' && !pathname.startsWith('/')) return null;
   const trimmed = pathname.replace(/\/+$/, '');
   return trimmed === '' ? '/' : trimmed;
 }

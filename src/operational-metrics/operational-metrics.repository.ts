@@ -5,6 +5,10 @@ import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js
 import type { Labels } from './labels.js';
 import type { MetricType } from './metric-types.js';
 
+/** A day's sum and average of its values: exact numeric ones (see exactSumSql), stored as float8. */
+export const ROLLUP_SUM_SQL = `${exactSumSql('value')}::float8`;
+export const ROLLUP_AVG_SQL = `(${exactSumSql('value')} / count(*))::float8`;
+
 export interface RawMetricInput {
   type: MetricType;
   value: number;
@@ -189,7 +193,7 @@ export class OperationalMetricsRepository {
       `INSERT INTO operational_metrics_daily AS d
          (project_id, metric_type, day, labels_key, labels, sample_count, sum, min, max, avg, p95, computed_at)
        SELECT project_id, metric_type, ${RAW_DAY} AS day, labels_key, labels,
-              count(*), ${exactSumSql('value')}::float8, min(value), max(value), (${exactSumSql('value')} / count(*))::float8,
+              count(*), ${ROLLUP_SUM_SQL}, min(value), max(value), ${ROLLUP_AVG_SQL},
               percentile_cont(0.95) WITHIN GROUP (ORDER BY value),
               $4
        FROM operational_metrics

@@ -142,7 +142,7 @@ describe('daily rollup job operational-metrics-rollup', () => {
   });
 });
 
-describe('raw retention of operational-metrics-rollup', () => {
+describe('operational-metrics-rollup on a database of its own: raw retention, exact sums', () => {
   let t: TestApp;
   let shop: ProjectFixture;
 
@@ -178,27 +178,17 @@ describe('raw retention of operational-metrics-rollup', () => {
     const days = await t.sql(`SELECT to_char(day, 'YYYY-MM-DD') AS day FROM operational_metrics_daily WHERE project_id = $1 ORDER BY day`, [shop.id]);
     expect(days.map((d: { day: string }) => d.day)).toEqual(['2026-02-06', '2026-02-07', '2026-02-08']);
   });
-});
 
-describe('daily rollup sums and averages', () => {
-  let t: TestApp;
-  let shop: ProjectFixture;
-
-  beforeAll(async () => {
-    t = await startTestApp({ clock: new FixedClock(new Date('2026-03-10T12:00:00Z')) });
-    shop = await createProject(t);
-  });
-  afterAll(() => t.close());
-
-  it('are exact: an average never falls outside its day’s min and max', async () => {
+  it('takes exact sums and averages: an average never falls outside its day’s min and max', async () => {
+    const exact = await createProject(t);
     const max = Number.MAX_SAFE_INTEGER;
     await insertRawMetrics(t, [
-      { projectId: shop.id, type: 'confidence', value: 1 / 3, recordedAt: '2026-03-09T10:00:00Z' },
-      { projectId: shop.id, type: 'token_usage', value: max, recordedAt: '2026-03-09T10:00:00Z' },
-      { projectId: shop.id, type: 'token_usage', value: max, recordedAt: '2026-03-09T11:00:00Z' },
+      { projectId: exact.id, type: 'confidence', value: 1 / 3, recordedAt: '2026-03-09T10:00:00Z' },
+      { projectId: exact.id, type: 'token_usage', value: max, recordedAt: '2026-03-09T10:00:00Z' },
+      { projectId: exact.id, type: 'token_usage', value: max, recordedAt: '2026-03-09T11:00:00Z' },
     ]);
     expect((await runJob(t, 'operational-metrics-rollup')).status).toBe('succeeded');
-    const data = (await t.request({ url: `/v1/projects/${shop.id}/operational-metrics/daily`, key: shop.keys.read })).body.data;
+    const data = (await t.request({ url: `/v1/projects/${exact.id}/operational-metrics/daily`, key: exact.keys.read })).body.data;
     const [confidence, tokens] = data;
     // a 15-digit cast gave 0.333333333333333, below the day's only value
     expect(confidence).toMatchObject({ type: 'confidence', count: 1, sum: 1 / 3, min: 1 / 3, max: 1 / 3, avg: 1 / 3 });

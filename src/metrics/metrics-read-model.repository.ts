@@ -276,14 +276,14 @@ const sessionTrendFresh = (from: string, components: string, metrics: MetricDefi
 
 const SESSION_TREND_FRESH = sessionTrendFresh('sessions s', SESSION_STATS_COMPONENTS, SESSION_METRICS);
 /**
- * An incremental run joins completed sessions to their metrics once, over the span of all affected
- * session buckets (`metrics_quality_span`, see findChanges): each pass and the drop-off breakdown
- * read that instead of joining again (every join read all session-metrics rows). Its rows stand in
- * for `m` (the metrics columns) and `s` (the session's project and start, all the statements read of it).
+ * A run joins completed sessions to their metrics once, over the span of all affected session
+ * buckets (`metrics_quality_span`, see findChanges): the trend (each pass of an incremental run) and
+ * the drop-off breakdown read that instead of joining again (every join hashed all session-metrics
+ * rows: 1.5–2 s each in a full rebuild of the bench's million sessions). Its rows stand in for `m`
+ * (the metrics columns) and `s` (the session's project and start, all the statements read of it).
  */
 const QUALITY_SPAN_FROM = `metrics_quality_span m CROSS JOIN LATERAL (SELECT m.span_project_id AS project_id, m.span_started_at AS started_at) s`;
-const QUALITY_TREND_FRESH = (full: boolean) =>
-  sessionTrendFresh(full ? SESSION_METRICS_FROM : QUALITY_SPAN_FROM, SESSION_METRICS_COMPONENTS, QUALITY_METRICS);
+const QUALITY_TREND_FRESH = sessionTrendFresh(QUALITY_SPAN_FROM, SESSION_METRICS_COMPONENTS, QUALITY_METRICS);
 
 /** $4: the catalogue's KPI ids (the metric keys). */
 const KPI_TREND_FRESH = (grains: readonly TimeGrain[], nested: boolean) => `
@@ -330,10 +330,10 @@ const SESSION_BREAKDOWN_FRESH = `
  * null, numerator 0) is stored too: it carries the bucket's total for buckets where no one dropped off.
  */
 const DROP_OFF_BY_STEP: Measure = { kind: 'rate', numerator: 'dropped', denominator: 'bucket_sessions' };
-const QUALITY_BREAKDOWN_FRESH = (full: boolean) => `
+const QUALITY_BREAKDOWN_FRESH = `
   grouped AS (
     SELECT s.project_id, b.day_bucket AS bucket, m.drop_off_step AS dimension_value, ${SESSION_METRICS_ADDITIVE_COMPONENTS}
-    FROM ${full ? SESSION_METRICS_FROM : QUALITY_SPAN_FROM}
+    FROM ${QUALITY_SPAN_FROM}
     ${bucketMapJoin('session', 's.project_id', 's.started_at')}
     WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz AND b.day_affected
     GROUP BY s.project_id, b.day_bucket, m.drop_off_step
@@ -630,22 +630,20 @@ export class MetricsReadModelRepository {
     await execute(tx, `ANALYZE metrics_affected`);
     await execute(tx, BUILD_BUCKET_MAP_SQL);
     await execute(tx, `ANALYZE metrics_bucket_map`);
-    if (!full) {
-      // the affected session buckets' completed sessions with their metrics (QUALITY_SPAN_FROM):
-      // only the columns the components and the drop-off breakdown read (one that read another
-      // would fail here, not go wrong); statistics only of those the passes filter and group by
-      const span = await this.affectedSpan(tx, 'session', TIME_GRAINS);
-      await execute(
-        tx,
-        `CREATE TEMP TABLE metrics_quality_span ON COMMIT DROP AS
-         SELECT s.project_id AS span_project_id, s.started_at AS span_started_at, m.time_to_first_draft_ms, m.completion_rate,
-                m.confirmation_rate, m.signal_density, m.dropped_off, m.drop_off_step
-         FROM ${SESSION_METRICS_FROM}
-         WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz`,
-        span ?? [[], null, null],
-      );
-      await execute(tx, `ANALYZE metrics_quality_span (span_project_id, span_started_at, drop_off_step)`);
-    }
+    // the affected session buckets' completed sessions with their metrics (QUALITY_SPAN_FROM):
+    // only the columns the components and the drop-off breakdown read (one that read another
+    // would fail here, not go wrong); statistics only of those the passes filter and group by
+    const span = await this.affectedSpan(tx, 'session', TIME_GRAINS);
+    await execute(
+      tx,
+      `CREATE TEMP TABLE metrics_quality_span ON COMMIT DROP AS
+       SELECT s.project_id AS span_project_id, s.started_at AS span_started_at, m.time_to_first_draft_ms, m.completion_rate,
+              m.confirmation_rate, m.signal_density, m.dropped_off, m.drop_off_step
+       FROM ${SESSION_METRICS_FROM}
+       WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz`,
+      span ?? [[], null, null],
+    );
+    await execute(tx, `ANALYZE metrics_quality_span (span_project_id, span_started_at, drop_off_step)`);
     const row = await queryOne<{ sessions: number; kpiEvents: number; buckets: number }>(
       tx,
       `SELECT (SELECT count(*) FROM metrics_changed WHERE source = 'session')::int AS sessions,
@@ -767,7 +765,7 @@ export class MetricsReadModelRepository {
     const nested = await this.bucketsNest(tx);
     const parts: [string, (grains: readonly TimeGrain[], nested: boolean) => string, string[]][] = [
       ['session', SESSION_TREND_FRESH, SESSION_METRICS.map((m) => m.key)],
-      ['session', QUALITY_TREND_FRESH(full), QUALITY_METRICS.map((m) => m.key)],
+      ['session', QUALITY_TREND_FRESH, QUALITY_METRICS.map((m) => m.key)],
       ['kpi_event', KPI_TREND_FRESH, KPI_METRIC_KEYS],
     ];
     return this.writeParts(
@@ -808,7 +806,7 @@ export class MetricsReadModelRepository {
         SESSION_METRICS.filter((m) => m.breakdownDimensions.length).map((m) => m.key),
         ['entry_page', 'exit_page'],
       ],
-      ['session', QUALITY_BREAKDOWN_FRESH(full), ['drop_off_rate'], ['drop_off_step']],
+      ['session', QUALITY_BREAKDOWN_FRESH, ['drop_off_rate'], ['drop_off_step']],
       ['kpi_event', KPI_BREAKDOWN_FRESH, KPI_METRIC_KEYS, ['source']],
     ];
     // the dimension value compared as (is null, value or '') so the anti-join can hash

@@ -74,9 +74,8 @@ const FLOOR = [
 
 /**
  * Writes out every dirty page now: the bulk load and the full rebuild each write gigabytes, and a
- * checkpoint they trigger would otherwise run through the next timed phase (it made the incremental
- * run after the rebuild 2.3 times as long as the same run a minute later). Needs a superuser or
- * pg_checkpoint; without it the bench says so and goes on.
+ * checkpoint they trigger (the server logged one every 25 s) would otherwise run through the next
+ * timed phase. Needs a superuser or pg_checkpoint; without it the bench says so and goes on.
  */
 async function checkpoint(db: pg.Client): Promise<void> {
   try {

@@ -23,6 +23,7 @@ import { SESSION_STATS_ADDITIVE_COMPONENTS, SESSION_STATS_COMPONENTS, SESSION_ST
 import {
   KPI_METRIC_KEYS,
   METRIC_CATALOGUE,
+  findMetric,
   metricsOfSource,
   TIME_GRAINS,
   type MetricDefinition,
@@ -983,7 +984,7 @@ export class MetricsReadModelRepository {
     periods: { from: Date; to: Date }[],
   ): Promise<Record<string, number | null>[]> {
     const metrics = figures.map((key) => {
-      const metric = METRIC_CATALOGUE.find((m) => m.key === key);
+      const metric = findMetric(key);
       if (!metric) throw new Error(`not a catalogue metric: ${key}`);
       if (metric.measure.kind === 'percentile' && metric.source !== 'sessions') throw new Error(`no summary of a percentile of ${metric.source}`);
       return metric;

@@ -49,28 +49,37 @@ export function canonicalTimeZoneCase(value: string): string {
   return resolved.toLowerCase() === value.toLowerCase() ? resolved : value;
 }
 
-export function IsIanaTimeZone(options?: ValidationOptions) {
+/**
+ * A class-validator decorator from a predicate on the property's value, with the message it gives
+ * when the predicate fails (built from the property's name where that is a function). Each rule of
+ * our own in the DTOs is one of these.
+ */
+export function ValidatesWith(
+  name: string,
+  validate: (value: unknown) => boolean,
+  message: string | ((property: string) => string),
+  options?: ValidationOptions,
+) {
   return (target: object, propertyName: string) =>
     registerDecorator({
-      name: 'isIanaTimeZone',
+      name,
       target: target.constructor,
       propertyName,
-      options: { message: `${propertyName} must be an IANA time zone such as Europe/Berlin`, ...options },
-      validator: { validate: isIanaTimeZone },
+      options: { message: typeof message === 'string' ? message : message(propertyName), ...options },
+      validator: { validate: (value: unknown) => validate(value) },
     });
+}
+
+export function IsIanaTimeZone(options?: ValidationOptions) {
+  return ValidatesWith('isIanaTimeZone', isIanaTimeZone, (property) => `${property} must be an IANA time zone such as Europe/Berlin`, options);
 }
 
 /** A plain JSON object (not an array or null) whose JSON text is at most `maxBytes` long. */
 export function IsJsonObject(maxBytes: number, options?: ValidationOptions) {
-  return (target: object, propertyName: string) =>
-    registerDecorator({
-      name: 'isJsonObject',
-      target: target.constructor,
-      propertyName,
-      options: { message: `${propertyName} must be a JSON object of at most ${maxBytes} bytes`, ...options },
-      validator: {
-        validate: (value: unknown) =>
-          typeof value === 'object' && value !== null && !Array.isArray(value) && Buffer.byteLength(JSON.stringify(value), 'utf8') <= maxBytes,
-      },
-    });
+  return ValidatesWith(
+    'isJsonObject',
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value) && Buffer.byteLength(JSON.stringify(value), 'utf8') <= maxBytes,
+    (property) => `${property} must be a JSON object of at most ${maxBytes} bytes`,
+    options,
+  );
 }

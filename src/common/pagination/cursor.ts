@@ -1,7 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min, registerDecorator } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { AppError } from '../errors/app-error.js';
+import { ValidatesWith } from '../http/validation.js';
 
 /**
  * Keyset pagination: the cursor is an opaque token holding the sort key of the last row returned,
@@ -51,14 +52,7 @@ export function decodeCursor(cursor: string | undefined, kinds: readonly CursorP
  * every bad field; the parts of its key are checked by decodeCursor, which knows the endpoint's order.
  */
 function IsCursorToken() {
-  return (target: object, propertyName: string) =>
-    registerDecorator({
-      name: 'isCursorToken',
-      target: target.constructor,
-      propertyName,
-      options: { message: NOT_A_CURSOR },
-      validator: { validate: (value: unknown) => typeof value === 'string' && readCursorKey(value) !== undefined },
-    });
+  return ValidatesWith('isCursorToken', (value) => typeof value === 'string' && readCursorKey(value) !== undefined, NOT_A_CURSOR);
 }
 
 export interface Page<T> {

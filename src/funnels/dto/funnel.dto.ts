@@ -1,35 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsIn,
-  IsOptional,
-  IsString,
-  Length,
-  Matches,
-  MaxLength,
-  registerDecorator,
-  ValidateNested,
-  type ValidationOptions,
-} from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { ValidatesWith } from '../../common/http/validation.js';
 import { isStoredPathPattern } from '../../events/event-path.js';
 import { EVENT_TYPES, type EventType } from '../../events/event-types.js';
 
-function IsStoredPathPattern(options?: ValidationOptions) {
-  return (target: object, propertyName: string) =>
-    registerDecorator({
-      name: 'isStoredPathPattern',
-      target: target.constructor,
-      propertyName,
-      options: {
-        message: `${propertyName} must be written as paths are stored: percent-encoded (%20, not a space), with / not \\, and without . or .. segments`,
-        ...options,
-      },
-      validator: { validate: (value: unknown) => typeof value !== 'string' || isStoredPathPattern(value) },
-    });
-}
+const IsStoredPathPattern = () =>
+  ValidatesWith(
+    'isStoredPathPattern',
+    (value) => typeof value !== 'string' || isStoredPathPattern(value),
+    (property) => `${property} must be written as paths are stored: percent-encoded (%20, not a space), with / not \\, and without . or .. segments`,
+  );
 
 export class FunnelMatcherDto {
   @ApiPropertyOptional({ enum: EVENT_TYPES, default: 'pageview' })

@@ -2,6 +2,7 @@ import { FixedClock } from '../../src/common/clock/clock.js';
 import { refillWithIndexesBuiltAfter } from '../../src/common/database/refill.js';
 import { computeMetrics } from '../factories/metrics.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
+import { createSession } from '../factories/sessions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -29,12 +30,7 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     ),
   });
   const putSession = (id: string, startedAt: string) =>
-    t.sql(
-      `INSERT INTO sessions (project_id, session_id, status, started_at, ended_at, completed_at, duration_seconds, page_count, event_count,
-                             entry_page, exit_page, journey_path, bounced, converted, aggregated_at)
-       VALUES ($1, $2, 'completed', $3, $3, $3, 10, 1, 2, '/', '/', '{}', true, false, now())`,
-      [shop.id, id, startedAt],
-    );
+    createSession(t, shop.id, { sessionId: id, base: new Date(startedAt), events: [{ type: 'pageview', at: 0, url: 'https://shop.example/' }] });
   const sessionRows = async () =>
     (
       await t.sql(`SELECT reference_id FROM metrics_drilldown WHERE project_id = $1 AND entity_type = 'session' ORDER BY reference_id`, [shop.id])

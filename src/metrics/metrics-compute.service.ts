@@ -3,7 +3,7 @@ import { Clock } from '../common/clock/clock.js';
 import type { Db } from '../common/database/sql.js';
 import type { JobCounts } from '../jobs/job-registry.js';
 import { KPI_METRIC_KEYS, METRICS_RETENTION, SUMMARY_VERSION } from './metric-catalogue.constants.js';
-import { MetricsReadModelRepository } from './metrics-read-model.repository.js';
+import { MetricsReadModelRepository, type WriteCounts } from './metrics-read-model.repository.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -77,19 +77,34 @@ export class MetricsComputeService {
           'metrics compute: the read model definition (catalogue, counted columns or components) changed since the last full rebuild; rebuilding in full',
         );
       }
-      if (full) await this.repository.clearAll(tx);
-      const changes = await this.repository.findChanges(tx, full);
-      step('changed sources found', { ...changes, full });
-      const trend = await this.repository.recomputeTrend(tx, now, full);
-      step('trend points written', { ...trend });
-      const breakdown = await this.repository.recomputeBreakdown(tx, now, full);
-      step('breakdown points written', { ...breakdown });
       const drilldownCutoff = new Date(now.getTime() - METRICS_RETENTION.drilldownDays * DAY_MS);
-      const drilldown = await this.repository.recomputeDrilldown(tx, now, drilldownCutoff, full);
-      step('drilldown rows written', { ...drilldown });
-      const summaries = await this.snapshotSummaries(tx, now);
-      step('summaries inserted', { summaries });
-      if (full) await this.repository.saveDefinition(tx, now);
+      // everything but the drilldown, which a full rebuild writes alongside (rebuildDrilldownAlongside)
+      const writeReadModel = async () => {
+        if (full) await this.repository.clearAll(tx);
+        const changes = await this.repository.findChanges(tx, full);
+        step('changed sources found', { ...changes, full });
+        const trend = await this.repository.recomputeTrend(tx, now, full);
+        step('trend points written', { ...trend });
+        const breakdown = await this.repository.recomputeBreakdown(tx, now, full);
+        step('breakdown points written', { ...breakdown });
+        const summaries = await this.snapshotSummaries(tx, now);
+        step('summaries inserted', { summaries });
+        if (full) await this.repository.saveDefinition(tx, now);
+        return { changes, trend, breakdown, summaries };
+      };
+      let written: Awaited<ReturnType<typeof writeReadModel>>;
+      let drilldown: WriteCounts;
+      if (full) {
+        const alongsideStarted = performance.now();
+        [written, drilldown] = await this.repository.rebuildDrilldownAlongside(tx, now, drilldownCutoff, writeReadModel);
+        // ms: how long the rest waited for it
+        step('drilldown rows written alongside', { ...drilldown, sinceStartMs: Math.round(performance.now() - alongsideStarted) });
+      } else {
+        written = await writeReadModel();
+        drilldown = await this.repository.recomputeChangedDrilldown(tx, now, drilldownCutoff);
+        step('drilldown rows written', { ...drilldown });
+      }
+      const { changes, trend, breakdown, summaries } = written;
       return {
         full,
         sessionsChanged: changes.sessions,

@@ -106,6 +106,36 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     }
   });
 
+  it('fails as a whole when the drilldown, written alongside, cannot be: the trend points and drilldown rows stay as they were', async () => {
+    const trend = () =>
+      t.sql(`SELECT metric_key, time_grain, time_bucket, value_numeric FROM metrics_trend_point WHERE project_id = $1 ORDER BY 1, 2, 3`, [shop.id]);
+    const trendBefore = await trend();
+    const rowsBefore = await sessionRows();
+    expect(rowsBefore).toEqual(['a', 'c']);
+    // a new session: a rebuild that landed would count it, in the trend (sessions of 04-07) and the drilldown
+    await putSession('d', '2026-04-07T09:00:00Z');
+    const reader = t.dataSource.createQueryRunner();
+    await reader.startTransaction();
+    try {
+      await reader.query(`SELECT count(*) FROM metrics_drilldown`);
+      const res = await t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: { full: true } });
+      expect(res.body).toMatchObject({ status: 'failed', error: expect.stringContaining('lock timeout') });
+    } finally {
+      await reader.rollbackTransaction();
+      await reader.release();
+    }
+    expect(await trend()).toEqual(trendBefore);
+    expect(await sessionRows()).toEqual(rowsBefore);
+    // and the next run counts the session in both
+    expect(await computeMetrics(t, true)).toMatchObject({ full: true, drilldownRowsUpserted: 3 });
+    expect(await sessionRows()).toEqual(['a', 'c', 'd']);
+    const sessionsOf0407 = await t.sql(
+      `SELECT value_numeric FROM metrics_trend_point WHERE project_id = $1 AND metric_key = 'sessions' AND time_grain = 'day' AND time_bucket = '2026-04-07T00:00:00Z'`,
+      [shop.id],
+    );
+    expect(sessionsOf0407).toEqual([{ value_numeric: 1 }]);
+  }, 20_000);
+
   it('leaves the table, its rows and its indexes as they were when the refill fails', async () => {
     const before = await catalogue();
     const rows = await sessionRows();

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
     [{ NODE_ENV: 'production' }, 'ADMIN_API_KEY'],
     [{ SESSION_AGGREGATION_CRON: 'every four hours' }, 'SESSION_AGGREGATION_CRON'],
+    [{ DATABASE_POOL_SIZE: '1' }, 'DATABASE_POOL_SIZE'],
   ])('stops on %j with one line naming %s', (env, variable) => {
     let error: unknown;
     try {

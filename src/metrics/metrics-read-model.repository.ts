@@ -1314,10 +1314,17 @@ export class MetricsReadModelRepository {
    * visibility map its index-only scan visits the table for every row. VACUUM cannot run inside a
    * transaction: called once the rebuild has committed. The change log too: a rebuild consumes
    * whatever had piled up in it (all source rows after a bulk load), and the next incremental run
-   * reads it whole.
+   * reads it whole. On two connections of the pool, as the rebuild wrote them: the drilldown (the
+   * largest) on one, the rest on the other.
    */
   async vacuumRebuiltTables(): Promise<void> {
-    await execute(this.db, `VACUUM (ANALYZE) metrics_trend_point, metrics_breakdown_point, metrics_drilldown, metrics_source_change`);
+    const outcomes = await Promise.allSettled([
+      execute(this.db, `VACUUM (ANALYZE) metrics_drilldown`),
+      execute(this.db, `VACUUM (ANALYZE) metrics_trend_point, metrics_breakdown_point, metrics_source_change`),
+    ]);
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, 'both vacuums of the rebuilt tables failed');
   }
 
   // ---- retention ----

@@ -47,9 +47,10 @@ function headline(value: number | null, previous: number | null): HeadlineValue 
 
 /**
  * The `metrics-compute` job's work, in one REPEATABLE READ transaction (one snapshot of every
- * source, all or nothing): find the source rows changed since the last compute, recompute each
- * affected bucket (every grain) from all its source rows, then snapshot the summary of every
- * project (one per project and run, so its windows end at the run).
+ * source, all or nothing; a full rebuild writes its drilldown in a second one on the same snapshot,
+ * committed with it, see rebuildDrilldownAlongside): find the source rows changed since the last
+ * compute, recompute each affected bucket (every grain) from all its source rows, then snapshot the
+ * summary of every project (one per project and run, so its windows end at the run).
  */
 @Injectable()
 export class MetricsComputeService {

@@ -428,11 +428,13 @@ const CHANGED_DRILLDOWN_ROWS_SQL = `
   WHERE c.source = 'kpi_event' AND b.day_bucket >= $2::timestamptz AND k.kpi_id = ANY($1::text[])`;
 
 /**
- * How long a full rebuild waits for the drilldown's readers (a backup, a long query) before it
- * gives up: drilldown reads arriving meanwhile queue behind its lock. The run then fails with the
- * lock timeout and changes nothing (its transaction rolls back).
+ * How long a full rebuild waits for any lock before it gives up: for the drilldown's readers (a
+ * backup, a long query) at its TRUNCATE, as drilldown reads arriving meanwhile queue behind it; and
+ * for anything else while its drilldown is written alongside (see `alongside`: a cycle through that
+ * wait is no deadlock PostgreSQL can see). The run then fails with the lock timeout and changes
+ * nothing (both transactions roll back).
  */
-const DRILLDOWN_LOCK_TIMEOUT_MS = 5_000;
+const REBUILD_LOCK_TIMEOUT_MS = 5_000;
 
 /** work_mem and maintenance_work_mem of the compute transaction (see MetricsReadModelRepository.transaction). */
 const COMPUTE_MEMORY = '256MB';
@@ -872,19 +874,21 @@ export class MetricsReadModelRepository {
    * The table is refilled with its indexes built after the insert (384,000 rows on the bench,
    * inserted row by row into its five indexes: 7.3 s foreign key aside, against 3.4 s into the bare
    * table; see refillWithIndexesBuiltAfter). Drilldown reads wait for the rebuild's commit from the
-   * refill's start on, where they used to see the old rows until then. `tx` must not lock
-   * metrics_drilldown meanwhile (it would wait here, and this for it): a full rebuild's own work does not touch it.
+   * refill's start on, where they used to see the old rows until then. Meanwhile no lock wait of
+   * either transaction lasts more than REBUILD_LOCK_TIMEOUT_MS (see `alongside`); the rest of the
+   * rebuild never touches metrics_drilldown, so it never waits for the refill's lock.
    */
   rebuildDrilldownAlongside<A>(tx: Db, now: Date, cutoff: Date, work: () => Promise<A>): Promise<[A, WriteCounts]> {
     return alongside(
       this.db,
       tx,
+      { lockTimeoutMs: REBUILD_LOCK_TIMEOUT_MS },
       async (sibling) => {
         await this.configure(sibling);
         await this.createWorkTables(sibling);
         await execute(sibling, findAffectedSql(INSTANTS_SINCE_SQL), [['day'], KPI_METRIC_KEYS, cutoff]);
         await this.mapAffectedBuckets(sibling);
-        return refillWithIndexesBuiltAfter(sibling, 'metrics_drilldown', DRILLDOWN_LOCK_TIMEOUT_MS, () =>
+        return refillWithIndexesBuiltAfter(sibling, 'metrics_drilldown', REBUILD_LOCK_TIMEOUT_MS, () =>
           this.insertAllDrilldown(sibling, now, cutoff),
         );
       },

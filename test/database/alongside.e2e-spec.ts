@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { alongside } from '../../src/common/database/alongside.js';
 import { createDataSource } from '../../src/common/database/data-source.js';
@@ -24,6 +25,7 @@ describe('alongside: a second transaction on the same snapshot', () => {
   });
   beforeEach(() => db.query(`TRUNCATE notes`));
 
+  const bounded = { lockTimeoutMs: 5_000 };
   const who = async () => (await db.query(`SELECT who FROM notes ORDER BY who`)).map((r: { who: string }) => r.who);
   const count = async (tx: { query: (sql: string) => Promise<{ n: number }[]> }) => (await tx.query(`SELECT count(*)::int AS n FROM notes`))[0].n;
 
@@ -35,6 +37,7 @@ describe('alongside: a second transaction on the same snapshot', () => {
       return alongside(
         db,
         tx,
+        bounded,
         async (sibling) => {
           const n = await count(sibling);
           await sibling.query(`INSERT INTO notes VALUES ('side')`);
@@ -56,6 +59,7 @@ describe('alongside: a second transaction on the same snapshot', () => {
         alongside(
           db,
           tx,
+          bounded,
           (sibling) => sibling.query(`INSERT INTO notes VALUES ('side')`),
           async () => {
             await tx.query(`INSERT INTO notes VALUES ('main')`);
@@ -74,6 +78,7 @@ describe('alongside: a second transaction on the same snapshot', () => {
         alongside(
           db,
           tx,
+          bounded,
           async (sibling) => {
             await sibling.query(`INSERT INTO notes VALUES ('side')`);
             await sibling.query(`SELECT 1/0`);
@@ -95,12 +100,45 @@ describe('alongside: a second transaction on the same snapshot', () => {
       alongside(
         db,
         tx,
+        bounded,
         () => Promise.reject(new Error('side failed')),
         () => Promise.reject(new Error('main failed')),
       ),
     );
     await expect(failure).rejects.toThrow('main failed; and alongside: side failed');
     await expect(failure).rejects.toBeInstanceOf(AggregateError);
+  });
+
+  it('ends a lock cycle through its own wait for the second (which PostgreSQL cannot see) with a lock timeout', async () => {
+    await db.query(`CREATE TABLE IF NOT EXISTS other (x int)`);
+    const third = new pg.Client({ connectionString: database.url });
+    await third.connect();
+    let thirdDone: Promise<unknown> | undefined;
+    const started = Date.now();
+    try {
+      const failure = db.transaction('REPEATABLE READ', (tx) =>
+        alongside(
+          db,
+          tx,
+          { lockTimeoutMs: 300 },
+          // the second locks notes, and then waits (in this process) for the work to end
+          (sibling) => sibling.query(`LOCK TABLE notes IN ACCESS EXCLUSIVE MODE`),
+          async () => {
+            // a third session locks other, then waits for notes (the second's); the work then waits for other (the third's)
+            await third.query(`BEGIN`);
+            await third.query(`LOCK TABLE other IN ACCESS EXCLUSIVE MODE`);
+            thirdDone = third.query(`SELECT count(*) FROM notes`).then(() => third.query(`COMMIT`));
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            await tx.query(`SELECT count(*) FROM other`);
+          },
+        ),
+      );
+      await expect(failure).rejects.toMatchObject({ driverError: { code: '55P03' } }); // lock_not_available
+      await thirdDone; // the second rolled back, so the third got notes
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await third.end();
+    }
   });
 
   it('gives its connection back to the pool, whatever happened', async () => {
@@ -111,6 +149,7 @@ describe('alongside: a second transaction on the same snapshot', () => {
           alongside(
             db,
             tx,
+            bounded,
             () => Promise.reject(new Error('side failed')),
             async () => i,
           ),

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { FixedClock } from '../../src/common/clock/clock.js';
 import { refillWithIndexesBuiltAfter } from '../../src/common/database/refill.js';
 import { computeMetrics } from '../factories/metrics.js';
@@ -90,6 +91,19 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     expect(locks.filter((l) => l.relation === 'projects')).not.toContainEqual(expect.objectContaining({ mode: 'AccessExclusiveLock' }));
     expect(locks).toContainEqual({ relation: 'metrics_drilldown', mode: 'AccessExclusiveLock' });
 
+    // the fill runs under the lock timeout the transaction had (a full rebuild's bound), not without one
+    let during = '';
+    await t.dataSource
+      .transaction(async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '1234ms'`);
+        await refillWithIndexesBuiltAfter(tx, 'metrics_drilldown', 5_000, async () => {
+          during = (await tx.query(`SELECT current_setting('lock_timeout') AS v`))[0].v;
+        });
+        throw new Error('roll back');
+      })
+      .catch((error: Error) => expect(error.message).toBe('roll back'));
+    expect(during).toBe('1234ms');
+
     // a reader holds the table: the refill gives up after its timeout, not after the reader
     const reader = t.dataSource.createQueryRunner();
     await reader.startTransaction();
@@ -135,6 +149,52 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     );
     expect(sessionsOf0407).toEqual([{ value_numeric: 1 }]);
   }, 20_000);
+
+  it('does not hang when a project is deleted during the rebuild: the lock cycle through the drilldown ends in a lock timeout', async () => {
+    // The cycle: the deletion's cascade waits for the drilldown (locked by the transaction writing
+    // it alongside), the rebuild's summary insert waits for the deleted project row, and the
+    // drilldown's transaction waits (in the service, out of PostgreSQL's sight) for the rebuild.
+    const empty = await createProject(t);
+    await putSession('e', '2026-04-09T10:00:00Z'); // a change-log row for the gate below
+    const client = async () => {
+      const c = new pg.Client({ connectionString: t.database.url });
+      await c.connect();
+      return c;
+    };
+    const [gate, deleter] = [await client(), await client()];
+    const until = async (what: string, sql: string, params: unknown[] = []) => {
+      for (let i = 0; i < 200; i++) {
+        if ((await t.sql(sql, params)).length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    try {
+      // only orders the steps: the rebuild waits at its consumption of the change log until the gate opens
+      await gate.query(`BEGIN`);
+      await gate.query(`SELECT * FROM metrics_source_change FOR UPDATE`);
+      const started = Date.now();
+      const run = t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: { full: true } });
+      await until(
+        'the drilldown refilled alongside',
+        `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'metrics_drilldown' AND l.mode = 'AccessExclusiveLock' AND l.granted`,
+      );
+      const [{ pid }] = (await deleter.query(`SELECT pg_backend_pid() AS pid`)).rows;
+      const deleted = deleter.query(`DELETE FROM projects WHERE id = $1`, [empty.id]);
+      await until('the deletion to wait', `SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`, [pid]);
+      await gate.query(`ROLLBACK`);
+      const res = await run;
+      expect(res.body).toMatchObject({ status: 'failed', error: expect.stringContaining('lock timeout') });
+      expect((await deleted).rowCount).toBe(1);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await gate.end();
+      await deleter.end();
+    }
+    // the next rebuild counts session e
+    expect(await computeMetrics(t, true)).toMatchObject({ full: true });
+    expect(await sessionRows()).toContain('e');
+  }, 30_000);
 
   it('leaves the table, its rows and its indexes as they were when the refill fails', async () => {
     const before = await catalogue();

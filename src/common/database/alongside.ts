@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { queryOne, type Db } from './sql.js';
+import { execute, queryOne, type Db } from './sql.js';
 
 /**
  * Runs `work` in transaction `tx` while `sideWork` runs alongside it in a second transaction, on
@@ -12,15 +12,33 @@ import { queryOne, type Db } from './sql.js';
  * The second transaction commits after both have succeeded, just before the caller's own commit:
  * if either fails, it rolls back, and the error reaches the caller, so `tx` rolls back too. Only a
  * failure of the caller's COMMIT itself, after this returns, would leave the second committed alone.
- * `sideWork` must not wait for a lock `tx` holds or will take: `tx` waits for `sideWork` at the end.
+ *
+ * `tx` waits for the second transaction here, in this process, where PostgreSQL's deadlock
+ * detector cannot see it: a third session waiting for a lock the second holds, while `tx` waits for
+ * the third, would wait forever (a project deleted during a metrics rebuild did: its cascade waited
+ * for the drilldown the second had truncated, the rebuild's summary insert for the deleted row).
+ * So every lock wait of both transactions is bounded by `lockTimeoutMs` until this returns: such a
+ * cycle ends in a lock timeout, and the run fails as it would on a detected deadlock.
  */
-export async function alongside<A, B>(db: DataSource, tx: Db, sideWork: (sibling: Db) => Promise<B>, work: () => Promise<A>): Promise<[A, B]> {
-  const { snapshot } = (await queryOne<{ snapshot: string }>(tx, `SELECT pg_export_snapshot() AS snapshot`))!;
+export async function alongside<A, B>(
+  db: DataSource,
+  tx: Db,
+  options: { lockTimeoutMs: number },
+  sideWork: (sibling: Db) => Promise<B>,
+  work: () => Promise<A>,
+): Promise<[A, B]> {
+  const { snapshot, lockTimeout } = (await queryOne<{ snapshot: string; lockTimeout: string }>(
+    tx,
+    `SELECT pg_export_snapshot() AS snapshot, current_setting('lock_timeout') AS "lockTimeout"`,
+  ))!;
+  const bound = `${Math.round(options.lockTimeoutMs)}ms`;
+  await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [bound]);
   const runner = db.createQueryRunner();
   try {
     await runner.connect();
     await runner.startTransaction('REPEATABLE READ');
     await runner.query(`SET TRANSACTION SNAPSHOT '${snapshot.replaceAll("'", "''")}'`);
+    await runner.query(`SELECT set_config('lock_timeout', $1, true)`, [bound]);
     // settled, never rejected: it is awaited whatever `work` does, as a connection runs one statement at a time
     const side = sideWork(runner.manager).then(
       (value) => ({ ok: true as const, value }),
@@ -38,6 +56,7 @@ export async function alongside<A, B>(db: DataSource, tx: Db, sideWork: (sibling
     const sideOutcome = await side;
     if (!sideOutcome.ok) throw sideOutcome.error;
     await runner.commitTransaction();
+    await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [lockTimeout]);
     return [result, sideOutcome.value];
   } catch (error) {
     if (runner.isTransactionActive) {

@@ -1,4 +1,4 @@
-import { execute, queryRows, type Db } from './sql.js';
+import { execute, queryOne, queryRows, type Db } from './sql.js';
 
 interface Definition {
   name: string;
@@ -43,9 +43,10 @@ export async function refillWithIndexesBuiltAfter<T>(tx: Db, table: string, lock
      ORDER BY 1`,
     [table],
   );
-  await execute(tx, `SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`);
+  const { previous } = (await queryOne<{ previous: string }>(tx, `SELECT current_setting('lock_timeout') AS previous`))!;
+  await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [`${Math.round(lockTimeoutMs)}ms`]);
   await execute(tx, `TRUNCATE ${table}`);
-  await execute(tx, `SET LOCAL lock_timeout TO DEFAULT`);
+  await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [previous]);
   for (const c of constraints) await execute(tx, `ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(c.name)}`);
   for (const index of indexes) await execute(tx, `DROP INDEX ${index.name}`);
   const result = await fill();

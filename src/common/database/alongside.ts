@@ -55,8 +55,8 @@ export async function alongside<A, B>(
     }
     const sideOutcome = await side;
     if (!sideOutcome.ok) throw sideOutcome.error;
-    await runner.commitTransaction();
     await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [lockTimeout]);
+    await runner.commitTransaction();
     return [result, sideOutcome.value];
   } catch (error) {
     if (runner.isTransactionActive) {

@@ -124,7 +124,12 @@ describe('alongside: a second transaction on the same snapshot', () => {
           // the second locks notes, and then waits (in this process) for the work to end
           (sibling) => sibling.query(`LOCK TABLE notes IN ACCESS EXCLUSIVE MODE`),
           async () => {
-            // a third session locks other, then waits for notes (the second's); the work then waits for other (the third's)
+            // a third session locks other, then waits for notes (the second's, once it holds it); the work then waits for other (the third's)
+            while (
+              (await db.query(`SELECT 1 FROM pg_locks WHERE relation = 'notes'::regclass AND mode = 'AccessExclusiveLock' AND granted`)).length === 0
+            ) {
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            }
             await third.query(`BEGIN`);
             await third.query(`LOCK TABLE other IN ACCESS EXCLUSIVE MODE`);
             thirdDone = third.query(`SELECT count(*) FROM notes`).then(() => third.query(`COMMIT`));

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { execute, queryOne, type Db } from './sql.js';
+import { queryOne, withLockTimeout, type Db } from './sql.js';
 
 /**
  * Runs `work` in transaction `tx` while `sideWork` runs alongside it in a second transaction, on
@@ -17,8 +17,9 @@ import { execute, queryOne, type Db } from './sql.js';
  * detector cannot see it: a third session waiting for a lock the second holds, while `tx` waits for
  * the third, would wait forever (a project deleted during a metrics rebuild did: its cascade waited
  * for the drilldown the second had truncated, the rebuild's summary insert for the deleted row).
- * So every lock wait of both transactions is bounded by `lockTimeoutMs` until this returns: such a
- * cycle ends in a lock timeout, and the run fails as it would on a detected deadlock.
+ * So every lock wait of both transactions is bounded by `lockTimeoutMs` while they work
+ * (withLockTimeout): such a cycle ends in a lock timeout, and the run fails as it would on a
+ * detected deadlock.
  */
 export async function alongside<A, B>(
   db: DataSource,
@@ -27,37 +28,34 @@ export async function alongside<A, B>(
   sideWork: (sibling: Db) => Promise<B>,
   work: () => Promise<A>,
 ): Promise<[A, B]> {
-  const { snapshot, lockTimeout } = (await queryOne<{ snapshot: string; lockTimeout: string }>(
-    tx,
-    `SELECT pg_export_snapshot() AS snapshot, current_setting('lock_timeout') AS "lockTimeout"`,
-  ))!;
-  const bound = `${Math.round(options.lockTimeoutMs)}ms`;
-  await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [bound]);
+  const { snapshot } = (await queryOne<{ snapshot: string }>(tx, `SELECT pg_export_snapshot() AS snapshot`))!;
   const runner = db.createQueryRunner();
   try {
     await runner.connect();
     await runner.startTransaction('REPEATABLE READ');
     await runner.query(`SET TRANSACTION SNAPSHOT '${snapshot.replaceAll("'", "''")}'`);
-    await runner.query(`SELECT set_config('lock_timeout', $1, true)`, [bound]);
-    // settled, never rejected: it is awaited whatever `work` does, as a connection runs one statement at a time
-    const side = sideWork(runner.manager).then(
-      (value) => ({ ok: true as const, value }),
-      (error: unknown) => ({ ok: false as const, error }),
-    );
-    let result: A;
-    try {
-      result = await work();
-    } catch (error) {
+    const sibling = runner.manager;
+    const both = await withLockTimeout(tx, options.lockTimeoutMs, async (): Promise<[A, B]> => {
+      // settled, never rejected: it is awaited whatever `work` does, as a connection runs one statement at a time
+      const side = withLockTimeout(sibling, options.lockTimeoutMs, () => sideWork(sibling)).then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      let result: A;
+      try {
+        result = await work();
+      } catch (error) {
+        const sideOutcome = await side;
+        throw sideOutcome.ok
+          ? error
+          : new AggregateError([error, sideOutcome.error], `${message(error)}; and alongside: ${message(sideOutcome.error)}`, { cause: error });
+      }
       const sideOutcome = await side;
-      throw sideOutcome.ok
-        ? error
-        : new AggregateError([error, sideOutcome.error], `${message(error)}; and alongside: ${message(sideOutcome.error)}`, { cause: error });
-    }
-    const sideOutcome = await side;
-    if (!sideOutcome.ok) throw sideOutcome.error;
-    await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [lockTimeout]);
+      if (!sideOutcome.ok) throw sideOutcome.error;
+      return [result, sideOutcome.value];
+    });
     await runner.commitTransaction();
-    return [result, sideOutcome.value];
+    return both;
   } catch (error) {
     if (runner.isTransactionActive) {
       try {

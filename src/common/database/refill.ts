@@ -1,4 +1,4 @@
-import { execute, queryOne, queryRows, type Db } from './sql.js';
+import { execute, queryRows, withLockTimeout, type Db } from './sql.js';
 
 interface Definition {
   name: string;
@@ -43,10 +43,7 @@ export async function refillWithIndexesBuiltAfter<T>(tx: Db, table: string, lock
      ORDER BY 1`,
     [table],
   );
-  const { previous } = (await queryOne<{ previous: string }>(tx, `SELECT current_setting('lock_timeout') AS previous`))!;
-  await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [`${Math.round(lockTimeoutMs)}ms`]);
-  await execute(tx, `TRUNCATE ${table}`);
-  await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [previous]);
+  await withLockTimeout(tx, lockTimeoutMs, () => execute(tx, `TRUNCATE ${table}`));
   for (const c of constraints) await execute(tx, `ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(c.name)}`);
   for (const index of indexes) await execute(tx, `DROP INDEX ${index.name}`);
   const result = await fill();

@@ -26,6 +26,19 @@ export async function execute(db: Db, text: string, params: unknown[] = []): Pro
 }
 
 /**
+ * Runs `work` in transaction `tx` with every lock wait bounded by `ms` (lock_timeout, for this
+ * transaction only), then puts back the bound the transaction had. Where `work` fails, the
+ * transaction is aborted, and the setting goes with it.
+ */
+export async function withLockTimeout<T>(tx: Db, ms: number, work: () => Promise<T>): Promise<T> {
+  const { previous } = (await queryOne<{ previous: string }>(tx, `SELECT current_setting('lock_timeout') AS previous`))!;
+  await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [`${Math.round(ms)}ms`]);
+  const result = await work();
+  await execute(tx, `SELECT set_config('lock_timeout', $1, true)`, [previous]);
+  return result;
+}
+
+/**
  * A read on a hot request path, as a named prepared statement on the pool: each pooled connection
  * parses and plans it once instead of on every request (a third of the database time of a 30-day
  * breakdown, most of an API-key lookup's). For fixed statement texts only: the name is derived from

@@ -20,6 +20,7 @@ import { DrilldownWithoutRetentionIndex1764000740000 } from './1764000740000-dri
 import { ResumableFullPass1764000750000 } from './1764000750000-resumable-full-pass.js';
 import { FullPassParts1764000770000 } from './1764000770000-full-pass-parts.js';
 import { ChainedJobRuns1764000760000 } from './1764000760000-chained-job-runs.js';
+import { MetricsDayValues1764000780000 } from './1764000780000-metrics-day-values.js';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -40,4 +41,5 @@ export const MIGRATIONS = [
   ResumableFullPass1764000750000,
   ChainedJobRuns1764000760000,
   FullPassParts1764000770000,
+  MetricsDayValues1764000780000,
 ];

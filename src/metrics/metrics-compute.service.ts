@@ -113,6 +113,8 @@ export class MetricsComputeService {
         buckets: changes.buckets,
         trendPointsUpserted: trend.upserted,
         trendPointsDeleted: trend.deleted,
+        dayValuesUpserted: trend.dayValues.upserted,
+        dayValuesDeleted: trend.dayValues.deleted,
         breakdownPointsUpserted: breakdown.upserted,
         breakdownPointsDeleted: breakdown.deleted,
         drilldownRowsUpserted: drilldown.upserted,

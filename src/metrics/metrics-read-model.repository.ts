@@ -8,8 +8,10 @@ import {
   combinedSampleSizeSql,
   measureComponentsJsonSql,
   measureValueSql,
+  percentileComponentsSql,
   type Measure,
   type MeasureKind,
+  type PercentileComponent,
 } from '../common/database/measures.js';
 import { alongside } from '../common/database/alongside.js';
 import { refillWithIndexesBuiltAfter } from '../common/database/refill.js';
@@ -18,9 +20,15 @@ import {
   SESSION_METRICS_ADDITIVE_COMPONENTS,
   SESSION_METRICS_COMPONENTS,
   SESSION_METRICS_FROM,
+  SESSION_METRICS_PERCENTILES,
   sessionMetricsFrom,
 } from '../session-metrics/session-metrics.repository.js';
-import { SESSION_STATS_ADDITIVE_COMPONENTS, SESSION_STATS_COMPONENTS, SESSION_STATS_PERCENTILE_COMPONENTS } from '../sessions/session-stats.sql.js';
+import {
+  SESSION_STATS_ADDITIVE_COMPONENTS,
+  SESSION_STATS_COMPONENTS,
+  SESSION_STATS_PERCENTILE_COMPONENTS,
+  SESSION_STATS_PERCENTILES,
+} from '../sessions/session-stats.sql.js';
 import {
   KPI_METRIC_KEYS,
   METRIC_CATALOGUE,
@@ -118,6 +126,8 @@ export const READ_MODEL_DEFINITION = createHash('sha256')
       changeLog: 'old instants (1764000730000)',
       // rows written before are rewritten: a reactivated session's drilldown kept its stale drop-off
       drilldownPayload: 'drop-off of completed sessions only',
+      // weeks and months of incremental runs come from the day points and day values (1764000780000)
+      dayValues: 'metrics_day_values',
     }),
   )
   .digest('hex');
@@ -274,6 +284,7 @@ const sessionTrendFresh = (from: string, components: string, metrics: MetricDefi
     SELECT c.project_id, v.metric_key, c.grain, c.bucket, v.value, v.value_json
     FROM grouped c
     JOIN metrics_affected a ON a.project_id = c.project_id AND a.source = 'session' AND a.grain = c.grain AND a.bucket = c.bucket
+      AND NOT a.from_days
     CROSS JOIN LATERAL (VALUES
         ${unpivot(metrics)}
     ) AS v(metric_key, value, value_json)
@@ -303,6 +314,109 @@ const KPI_TREND_FRESH = (grains: readonly TimeGrain[], nested: boolean) => `
            ${measureValueSql(KPI_MEASURE)}::float8 AS value, ${measureComponentsJsonSql(KPI_MEASURE)} AS value_json
     FROM grouped c
     JOIN metrics_affected a ON a.project_id = c.project_id AND a.source = 'kpi_event' AND a.grain = c.grain AND a.bucket = c.bucket
+      AND NOT a.from_days
+  )`;
+
+/**
+ * The sources of the percentiles, each read as in its trend: the rows (`from`, sessions `s`) and
+ * the percentile components over them, whose quantities' values each day bucket keeps (see
+ * PercentileComponent).
+ */
+const PERCENTILE_SOURCES: readonly { from: string; percentiles: readonly PercentileComponent[] }[] = [
+  { from: 'sessions s', percentiles: SESSION_STATS_PERCENTILES },
+  { from: QUALITY_SPAN_FROM, percentiles: SESSION_METRICS_PERCENTILES },
+];
+
+function quantitiesOf(percentiles: readonly PercentileComponent[]): PercentileComponent[] {
+  return [...new Map(percentiles.map((p) => [p.quantity, p])).values()];
+}
+
+/**
+ * The values of each quantity in each affected day bucket of the span ($1 project ids, [$2, $3)),
+ * sorted (rows project_id, quantity, bucket, sorted_values); a day without a value of a quantity has
+ * no row of it.
+ */
+function dayValuesSql(from: string, percentiles: readonly PercentileComponent[]): string {
+  const values = quantitiesOf(percentiles).map((p) => `(${literal(p.quantity)}, (${p.expression})::float8)`);
+  return `
+  SELECT s.project_id, v.quantity, b.day_bucket AS bucket, array_agg(v.value ORDER BY v.value) AS sorted_values
+  FROM ${from}
+  ${bucketMapJoin('session', 's.project_id', 's.started_at')}
+  CROSS JOIN LATERAL (VALUES ${values.join(', ')}) AS v(quantity, value)
+  WHERE s.project_id = ANY($1::uuid[]) AND s.started_at >= $2::timestamptz AND s.started_at < $3::timestamptz AND b.day_affected
+    AND v.value IS NOT NULL
+  GROUP BY s.project_id, v.quantity, b.day_bucket`;
+}
+
+/**
+ * The day points of each affected week and month bucket that is computed from its days
+ * (`from_days`, see markBucketsFromDays): a CTE `days` of (project_id, grain, bucket, bucket_end,
+ * metric_key, value_json). $1: the metric keys.
+ */
+const daysOfCoarseBuckets = (source: string) => `
+  days AS (
+    SELECT a.project_id, a.grain, a.bucket, a.bucket_end, t.metric_key, t.value_json
+    FROM metrics_affected a
+    JOIN metrics_trend_point t ON t.project_id = a.project_id AND t.time_grain = 'day' AND t.dimensions = '{}'::jsonb
+      AND t.metric_key = ANY($1::text[]) AND t.time_bucket >= a.bucket AND t.time_bucket < a.bucket_end
+    WHERE a.source = ${literal(source)} AND a.from_days
+  )`;
+
+/**
+ * Trend of a week or month bucket of session metrics from its days: each additive component the
+ * sum of the days' (as stored in their points' value_json: integers and exact sums, so the same
+ * total as over the rows), each percentile from the days' values of its quantity; then the same
+ * unpivot as from the rows. A CTE list ending in fresh, like sessionTrendFresh. $2: the quantities.
+ */
+function sessionTrendFromDays(metrics: MetricDefinition[], percentiles: readonly PercentileComponent[]): string {
+  // each additive component once, from the first metric that stores it (e.g. `sessions`, the denominator of several rates)
+  const stored = new Map<string, string>();
+  for (const m of metrics) {
+    for (const part of MEASURE_PARTS[m.measure.kind]) {
+      if (m.measure.kind === 'percentile' && part === 'value') continue;
+      const component = (m.measure as Record<string, string>)[part];
+      if (!stored.has(component)) {
+        stored.set(component, `sum((d.value_json->>${literal(part)})::numeric) FILTER (WHERE d.metric_key = ${literal(m.key)}) AS ${component}`);
+      }
+    }
+  }
+  return `${daysOfCoarseBuckets('session')},
+  summed AS (
+    SELECT d.project_id, d.grain, d.bucket, d.bucket_end, ${[...stored.values()].join(', ')}
+    FROM days d GROUP BY d.project_id, d.grain, d.bucket, d.bucket_end
+  ),
+  grouped AS (
+    SELECT c.*, pc.*
+    FROM summed c
+    CROSS JOIN LATERAL (
+      SELECT ${percentileComponentsSql(
+        percentiles,
+        () => 'v.value',
+        (p) => `dv.quantity = ${literal(p.quantity)}`,
+      )}
+      FROM metrics_day_values dv CROSS JOIN LATERAL unnest(dv.sorted_values) AS v(value)
+      WHERE dv.project_id = c.project_id AND dv.quantity = ANY($2::text[]) AND dv.time_bucket >= c.bucket AND dv.time_bucket < c.bucket_end
+    ) pc
+  ),
+  fresh AS (
+    SELECT c.project_id, v.metric_key, c.grain, c.bucket, v.value, v.value_json
+    FROM grouped c
+    CROSS JOIN LATERAL (VALUES
+        ${unpivot(metrics)}
+    ) AS v(metric_key, value, value_json)
+  )`;
+}
+
+/** The same for the KPI counts: each metric's events, the sum of its days'. $1: the KPI ids. */
+const KPI_TREND_FROM_DAYS = `${daysOfCoarseBuckets('kpi_event')},
+  grouped AS (
+    SELECT d.project_id, d.metric_key, d.grain, d.bucket, sum((d.value_json->>'count')::numeric) AS events
+    FROM days d GROUP BY d.project_id, d.metric_key, d.grain, d.bucket
+  ),
+  fresh AS (
+    SELECT c.project_id, c.metric_key, c.grain, c.bucket,
+           ${measureValueSql(KPI_MEASURE)}::float8 AS value, ${measureComponentsJsonSql(KPI_MEASURE)} AS value_json
+    FROM grouped c
   )`;
 
 /**
@@ -456,6 +570,11 @@ export interface WriteCounts {
 
 type Span = [projectIds: string[], from: Date, to: Date];
 
+const TREND_COLUMNS = 'project_id, metric_key, grain, bucket, value, value_json';
+
+/** The quantities of `percentiles`, as the parameter of sessionTrendFromDays. */
+const quantityParam = (percentiles: readonly PercentileComponent[]): unknown[] => [quantitiesOf(percentiles).map((p) => p.quantity)];
+
 /**
  * The grains an incremental run groups together in one pass over their span: an affected hour
  * lies in an affected day (both hold the changed instant), so the day's span serves both.
@@ -546,12 +665,12 @@ export class MetricsReadModelRepository {
     return row?.definition !== READ_MODEL_DEFINITION;
   }
 
-  /** Records the definition a full rebuild has just counted everything under. */
+  /** Records the definition a full rebuild has just counted everything under, and that it wrote every day point and day value. */
   async saveDefinition(tx: Db, now: Date): Promise<void> {
     await execute(
       tx,
-      `INSERT INTO metrics_compute_state (id, definition, updated_at) VALUES (1, $1, $2)
-       ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`,
+      `INSERT INTO metrics_compute_state (id, definition, updated_at, days_complete_from) VALUES (1, $1, $2, NULL)
+       ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at, days_complete_from = NULL`,
       [READ_MODEL_DEFINITION, now],
     );
   }
@@ -563,6 +682,7 @@ export class MetricsReadModelRepository {
   async clearAll(tx: Db): Promise<void> {
     await execute(tx, `DELETE FROM metrics_trend_point`);
     await execute(tx, `DELETE FROM metrics_breakdown_point`);
+    await execute(tx, `DELETE FROM metrics_day_values`);
   }
 
   /**
@@ -595,6 +715,7 @@ export class MetricsReadModelRepository {
       await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
     }
     await this.mapAffectedBuckets(tx);
+    if (!full) await this.markBucketsFromDays(tx);
     // the affected session buckets' completed sessions with their metrics (QUALITY_SPAN_FROM):
     // only the columns the components and the drop-off breakdown read (one that read another
     // would fail here, not go wrong); statistics only of those the passes filter and group by
@@ -632,6 +753,7 @@ export class MetricsReadModelRepository {
       `CREATE TEMP TABLE metrics_affected (
          project_id uuid NOT NULL, source text NOT NULL, grain metrics_time_grain NOT NULL,
          bucket timestamptz NOT NULL, bucket_end timestamptz NOT NULL,
+         from_days boolean NOT NULL DEFAULT false,
          PRIMARY KEY (project_id, source, grain, bucket)
        ) ON COMMIT DROP`,
     );
@@ -649,6 +771,12 @@ export class MetricsReadModelRepository {
       `CREATE TEMP TABLE metrics_fresh_trend (
          project_id uuid NOT NULL, metric_key text NOT NULL, grain metrics_time_grain NOT NULL, bucket timestamptz NOT NULL,
          value float8, value_json jsonb NOT NULL
+       ) ON COMMIT DROP`,
+    );
+    await execute(
+      tx,
+      `CREATE TEMP TABLE metrics_fresh_day_values (
+         project_id uuid NOT NULL, quantity text NOT NULL, bucket timestamptz NOT NULL, sorted_values float8[] NOT NULL
        ) ON COMMIT DROP`,
     );
     await execute(
@@ -675,7 +803,8 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * The span of a source's affected buckets of `grains`: its projects and [from, to). Passed as
+   * The span of a source's affected buckets of `grains` that are computed from their rows (not
+   * from their days, see markBucketsFromDays): its projects and [from, to). Passed as
    * parameters so the planner sees how many rows the span holds (a scan of the table for a full
    * rebuild, an index range for a few buckets). Null when nothing of the source changed.
    */
@@ -683,7 +812,7 @@ export class MetricsReadModelRepository {
     const row = await queryOne<{ projects: string[] | null; from: Date | null; to: Date | null }>(
       tx,
       `SELECT array_agg(DISTINCT project_id) AS projects, min(bucket) AS "from", max(bucket_end) AS "to" FROM metrics_affected
-       WHERE source = $1 AND grain = ANY($2::metrics_time_grain[])`,
+       WHERE source = $1 AND grain = ANY($2::metrics_time_grain[]) AND NOT from_days`,
       [source, grains],
     );
     return row?.projects && row.from && row.to ? [row.projects, row.from, row.to] : null;
@@ -701,6 +830,32 @@ export class MetricsReadModelRepository {
            OR EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket HAVING count(DISTINCT month_bucket) > 1) AS split`,
     );
     return row?.split === false;
+  }
+
+  /**
+   * An incremental run computes an affected week or month bucket from its days (`from_days`) where
+   * it can: the day points hold its additive components and metrics_day_values its percentiles'
+   * values, so its sessions are not read again (a change in the last day otherwise read the whole
+   * month: its sessions and their metrics joined, a third of the bench's run). It can where every
+   * day bucket of the run's buckets lies in one week and one month (true of every zone whose day
+   * starts at midnight; checked, as in bucketsNest) and where the bucket starts after the retention
+   * cutoff last applied to the day points and values (`days_complete_from`), so that none of its
+   * days is missing. Elsewhere, and in a full rebuild, it is computed from its rows.
+   */
+  private async markBucketsFromDays(tx: Db): Promise<void> {
+    const row = await queryOne<{ nest: boolean; completeFrom: Date | null }>(
+      tx,
+      `SELECT NOT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket
+                          HAVING count(DISTINCT week_bucket) > 1 OR count(DISTINCT month_bucket) > 1) AS nest,
+              (SELECT days_complete_from FROM metrics_compute_state WHERE id = 1) AS "completeFrom"`,
+    );
+    if (!row?.nest) return;
+    await execute(
+      tx,
+      `UPDATE metrics_affected SET from_days = true
+       WHERE grain IN ('week', 'month') AND ($1::timestamptz IS NULL OR bucket >= $1::timestamptz)`,
+      [row.completeFrom],
+    );
   }
 
   /**
@@ -741,6 +896,15 @@ export class MetricsReadModelRepository {
       );
     }
     if (!any) return { upserted: 0, deleted: 0 };
+    return this.applyFresh(tx, now, part);
+  }
+
+  /** Upserts the fresh rows of `part.table` and deletes the rows of affected buckets that have none (see writePart). */
+  private async applyFresh(
+    tx: Db,
+    now: Date,
+    part: Pick<WritePart, 'table' | 'insert' | 'onConflict' | 'deleteGone' | 'deleteParams'>,
+  ): Promise<WriteCounts> {
     await execute(tx, `ANALYZE ${part.table}`);
     const row = await queryOne<WriteCounts>(
       tx,
@@ -780,42 +944,127 @@ export class MetricsReadModelRepository {
   /**
    * Recomputes every affected bucket's trend points from all of its source rows: upserts the
    * fresh rows (touching only those whose value changed) and deletes the points of affected
-   * buckets that have no data any more.
+   * buckets that have no data any more. The day values come first, from the rows of the affected
+   * days; then the buckets computed from their rows; then (incremental run) the week and month
+   * buckets computed from their days (see markBucketsFromDays), whose day points are up to date by then.
    */
-  async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts> {
+  async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts & { dayValues: WriteCounts }> {
+    const dayValues = await this.writeDayValues(tx, now, full);
     const nested = await this.bucketsNest(tx);
-    const parts: [string, (grains: readonly TimeGrain[], nested: boolean) => string, string[]][] = [
-      ['session', SESSION_TREND_FRESH, SESSION_METRICS.map((m) => m.key)],
-      ['session', QUALITY_TREND_FRESH, QUALITY_METRICS.map((m) => m.key)],
-      ['kpi_event', KPI_TREND_FRESH, KPI_METRIC_KEYS],
+    const sessionKeys = SESSION_METRICS.map((m) => m.key);
+    const qualityKeys = QUALITY_METRICS.map((m) => m.key);
+    const parts: [string, (grains: readonly TimeGrain[], nested: boolean) => string, string, unknown[], string[]][] = [
+      [
+        'session',
+        SESSION_TREND_FRESH,
+        sessionTrendFromDays(SESSION_METRICS, SESSION_STATS_PERCENTILES),
+        quantityParam(SESSION_STATS_PERCENTILES),
+        sessionKeys,
+      ],
+      [
+        'session',
+        QUALITY_TREND_FRESH,
+        sessionTrendFromDays(QUALITY_METRICS, SESSION_METRICS_PERCENTILES),
+        quantityParam(SESSION_METRICS_PERCENTILES),
+        qualityKeys,
+      ],
+      ['kpi_event', KPI_TREND_FRESH, KPI_TREND_FROM_DAYS, [], KPI_METRIC_KEYS],
     ];
-    return this.writeParts(
+    const part = (
+      source: string,
+      fresh: (grains: readonly TimeGrain[], nested: boolean) => string,
+      metricKeys: string[],
+      fromDays: boolean,
+    ): WritePart => ({
+      source,
+      grains: TIME_GRAINS,
+      table: 'metrics_fresh_trend',
+      columns: TREND_COLUMNS,
+      ctes: (grains) => fresh(grains, nested),
+      freshParams: (span) => (source === 'kpi_event' ? [...span, metricKeys] : span),
+      insert: (rows, at) => `
+        INSERT INTO metrics_trend_point AS t (project_id, metric_key, time_grain, time_bucket, dimensions, value_numeric, value_json, computed_at)
+        SELECT project_id, metric_key, grain, bucket, '{}'::jsonb, value, value_json, ${at} FROM ${rows}`,
+      onConflict: `
+        ON CONFLICT ON CONSTRAINT metrics_trend_point_key DO UPDATE
+          SET value_numeric = excluded.value_numeric, value_json = excluded.value_json, computed_at = excluded.computed_at
+          WHERE (t.value_numeric, t.value_json) IS DISTINCT FROM (excluded.value_numeric, excluded.value_json)`,
+      deleteGone: `
+        DELETE FROM metrics_trend_point t USING metrics_affected a
+        WHERE a.source = $2 AND t.project_id = a.project_id AND t.time_grain = a.grain AND t.time_bucket = a.bucket AND a.from_days = $4
+          AND t.metric_key = ANY($3::text[])
+          AND NOT EXISTS (SELECT 1 FROM metrics_fresh_trend f WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key
+                                                                AND f.grain = t.time_grain AND f.bucket = t.time_bucket)`,
+      deleteParams: [source, metricKeys, fromDays],
+    });
+    const fromRows = await this.writeParts(
       tx,
       full,
       now,
-      parts.map(([source, fresh, metricKeys]) => ({
-        source,
-        grains: TIME_GRAINS,
-        table: 'metrics_fresh_trend',
-        columns: 'project_id, metric_key, grain, bucket, value, value_json',
-        ctes: (grains) => fresh(grains, nested),
-        freshParams: (span) => (source === 'kpi_event' ? [...span, metricKeys] : span),
-        insert: (rows, at) => `
-          INSERT INTO metrics_trend_point AS t (project_id, metric_key, time_grain, time_bucket, dimensions, value_numeric, value_json, computed_at)
-          SELECT project_id, metric_key, grain, bucket, '{}'::jsonb, value, value_json, ${at} FROM ${rows}`,
-        onConflict: `
-          ON CONFLICT ON CONSTRAINT metrics_trend_point_key DO UPDATE
-            SET value_numeric = excluded.value_numeric, value_json = excluded.value_json, computed_at = excluded.computed_at
-            WHERE (t.value_numeric, t.value_json) IS DISTINCT FROM (excluded.value_numeric, excluded.value_json)`,
-        deleteGone: `
-          DELETE FROM metrics_trend_point t USING metrics_affected a
-          WHERE a.source = $2 AND t.project_id = a.project_id AND t.time_grain = a.grain AND t.time_bucket = a.bucket
-            AND t.metric_key = ANY($3::text[])
-            AND NOT EXISTS (SELECT 1 FROM metrics_fresh_trend f WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key
-                                                                  AND f.grain = t.time_grain AND f.bucket = t.time_bucket)`,
-        deleteParams: [source, metricKeys],
-      })),
+      parts.map(([source, fresh, , , metricKeys]) => part(source, fresh, metricKeys, false)),
     );
+    if (full) return { ...fromRows, dayValues };
+    const fromDays = await this.sumParts(parts, async ([source, , fromDaysCtes, quantities, metricKeys]) => {
+      const any = await queryOne<{ any: boolean }>(tx, `SELECT EXISTS (SELECT FROM metrics_affected WHERE source = $1 AND from_days) AS any`, [
+        source,
+      ]);
+      if (!any?.any) return { upserted: 0, deleted: 0 };
+      await execute(tx, `TRUNCATE metrics_fresh_trend`);
+      await execute(tx, `INSERT INTO metrics_fresh_trend (${TREND_COLUMNS}) WITH ${fromDaysCtes} SELECT ${TREND_COLUMNS} FROM fresh`, [
+        metricKeys,
+        ...quantities,
+      ]);
+      return this.applyFresh(
+        tx,
+        now,
+        part(source, () => '', metricKeys, true),
+      );
+    });
+    return { upserted: fromRows.upserted + fromDays.upserted, deleted: fromRows.deleted + fromDays.deleted, dayValues };
+  }
+
+  /**
+   * Writes the values of each percentile's quantity of every affected day bucket (see
+   * PercentileComponent), from the day's rows: upserted where they changed, deleted where the day
+   * has none any more. A full rebuild inserts those of every day.
+   */
+  private async writeDayValues(tx: Db, now: Date, full: boolean): Promise<WriteCounts> {
+    const span = await this.affectedSpan(tx, 'session', ['day']);
+    if (!span) return { upserted: 0, deleted: 0 };
+    if (full) {
+      let upserted = 0;
+      for (const source of PERCENTILE_SOURCES) {
+        upserted += await execute(
+          tx,
+          `INSERT INTO metrics_day_values (project_id, quantity, time_bucket, sorted_values, computed_at)
+           SELECT project_id, quantity, bucket, sorted_values, $4 FROM (${dayValuesSql(source.from, source.percentiles)}) AS fresh`,
+          [...span, now],
+        );
+      }
+      return { upserted, deleted: 0 };
+    }
+    await execute(tx, `TRUNCATE metrics_fresh_day_values`);
+    for (const source of PERCENTILE_SOURCES) {
+      await execute(
+        tx,
+        `INSERT INTO metrics_fresh_day_values (project_id, quantity, bucket, sorted_values) ${dayValuesSql(source.from, source.percentiles)}`,
+        span,
+      );
+    }
+    return this.applyFresh(tx, now, {
+      table: 'metrics_fresh_day_values',
+      insert: (rows, at) => `
+        INSERT INTO metrics_day_values AS t (project_id, quantity, time_bucket, sorted_values, computed_at)
+        SELECT project_id, quantity, bucket, sorted_values, ${at} FROM ${rows}`,
+      onConflict: `
+        ON CONFLICT (project_id, quantity, time_bucket) DO UPDATE SET sorted_values = excluded.sorted_values, computed_at = excluded.computed_at
+          WHERE t.sorted_values IS DISTINCT FROM excluded.sorted_values`,
+      deleteGone: `
+        DELETE FROM metrics_day_values t USING metrics_affected a
+        WHERE a.source = 'session' AND a.grain = 'day' AND t.project_id = a.project_id AND t.time_bucket = a.bucket
+          AND NOT EXISTS (SELECT 1 FROM metrics_fresh_day_values f WHERE f.project_id = t.project_id AND f.quantity = t.quantity AND f.bucket = t.time_bucket)`,
+      deleteParams: [],
+    });
   }
 
   /** The same for the day-bucket breakdowns: sessions by entry/exit page, drop-off by step, KPI events by source. */
@@ -1351,11 +1600,23 @@ export class MetricsReadModelRepository {
     );
   }
 
-  async deleteTrendPoints(grains: readonly TimeGrain[], before: Date): Promise<number> {
-    return execute(this.db, `DELETE FROM metrics_trend_point WHERE time_grain = ANY($1::metrics_time_grain[]) AND time_bucket < $2`, [
-      grains,
-      before,
-    ]);
+  /**
+   * The trend points of the fine `grains` and the day values of buckets starting before `before`,
+   * in one transaction that also records that the day points and values are complete only from
+   * `before` on (the compute then takes a week or month starting earlier from its rows, see
+   * markBucketsFromDays). A cutoff earlier than one already applied changes nothing of that.
+   */
+  deleteFinePoints(grains: readonly TimeGrain[], before: Date): Promise<{ trendPointsDeleted: number; dayValuesDeleted: number }> {
+    return this.db.transaction(async (tx) => {
+      const trendPointsDeleted = await execute(
+        tx,
+        `DELETE FROM metrics_trend_point WHERE time_grain = ANY($1::metrics_time_grain[]) AND time_bucket < $2`,
+        [grains, before],
+      );
+      const dayValuesDeleted = await execute(tx, `DELETE FROM metrics_day_values WHERE time_bucket < $1`, [before]);
+      await execute(tx, `UPDATE metrics_compute_state SET days_complete_from = greatest(days_complete_from, $1) WHERE id = 1`, [before]);
+      return { trendPointsDeleted, dayValuesDeleted };
+    });
   }
 
   async deleteBreakdownPoints(before: Date): Promise<number> {

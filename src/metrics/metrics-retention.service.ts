@@ -9,7 +9,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /**
  * Retention of the read model (seed §5), against the injectable clock: summary snapshots 180 days,
  * and only the last of each UTC day after 30 days; hour and day trend points 90 days (week and month
- * points stay: that is the weekly downsampling); breakdown points 90 days; drilldown rows 30 days.
+ * points stay: that is the weekly downsampling), and the day values with them; breakdown points 90
+ * days; drilldown rows 30 days.
  */
 @Injectable()
 export class MetricsRetentionService {
@@ -24,7 +25,7 @@ export class MetricsRetentionService {
     return {
       summariesDeleted: await this.repository.deleteOldSummaries(ago(METRICS_RETENTION.summaryDays)),
       summariesThinned: await this.repository.thinSummaries(ago(METRICS_RETENTION.summaryAllSnapshotsDays)),
-      trendPointsDeleted: await this.repository.deleteTrendPoints(FINE_GRAINS, ago(METRICS_RETENTION.fineTrendDays)),
+      ...(await this.repository.deleteFinePoints(FINE_GRAINS, ago(METRICS_RETENTION.fineTrendDays))),
       breakdownPointsDeleted: await this.repository.deleteBreakdownPoints(ago(METRICS_RETENTION.breakdownDays)),
       drilldownRowsDeleted: await this.repository.deleteDrilldown(ago(METRICS_RETENTION.drilldownDays)),
     };

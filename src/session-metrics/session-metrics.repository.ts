@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AppError } from '../common/errors/app-error.js';
-import { exactSumSql, measureValueSql, type Measure } from '../common/database/measures.js';
+import { exactSumSql, measureValueSql, percentileComponentsSql, type Measure, type PercentileComponent } from '../common/database/measures.js';
 import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
 import { uuidV7Run, UUID_V7_RUN_SQL } from '../common/database/uuid-v7.js';
 import { SessionMetricsVerifier } from './session-metrics.verifier.js';
@@ -186,9 +186,12 @@ export const SESSION_METRICS_ADDITIVE_COMPONENTS = `
   (count(*) FILTER (WHERE m.dropped_off))::int                                   AS dropped`;
 
 /** The components that are not additive (computed per group from its rows). */
-export const SESSION_METRICS_PERCENTILE_COMPONENTS = `
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)          AS draft_ms_p50,
-  percentile_cont(0.9) WITHIN GROUP (ORDER BY m.time_to_first_draft_ms)          AS draft_ms_p90`;
+export const SESSION_METRICS_PERCENTILES: readonly PercentileComponent[] = [
+  { component: 'draft_ms_p50', fraction: 0.5, quantity: 'time_to_first_draft_ms', expression: 'm.time_to_first_draft_ms' },
+  { component: 'draft_ms_p90', fraction: 0.9, quantity: 'time_to_first_draft_ms', expression: 'm.time_to_first_draft_ms' },
+];
+
+export const SESSION_METRICS_PERCENTILE_COMPONENTS = percentileComponentsSql(SESSION_METRICS_PERCENTILES);
 
 export const SESSION_METRICS_COMPONENTS = `${SESSION_METRICS_ADDITIVE_COMPONENTS},${SESSION_METRICS_PERCENTILE_COMPONENTS}`;
 

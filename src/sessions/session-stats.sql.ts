@@ -1,4 +1,4 @@
-import { exactSumSql, measureValueSql, type Measure } from '../common/database/measures.js';
+import { exactSumSql, measureValueSql, percentileComponentsSql, type Measure, type PercentileComponent } from '../common/database/measures.js';
 
 /**
  * THE definitions of the session statistics (GET …/stats/sessions, docs/sessions.md), as additive
@@ -18,8 +18,11 @@ export const SESSION_STATS_ADDITIVE_COMPONENTS = `
   coalesce(sum(s.page_count), 0)::bigint                                 AS pages`;
 
 /** The components that are not additive (computed per group from its rows). */
-export const SESSION_STATS_PERCENTILE_COMPONENTS = `
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_seconds)        AS median_duration_seconds`;
+export const SESSION_STATS_PERCENTILES: readonly PercentileComponent[] = [
+  { component: 'median_duration_seconds', fraction: 0.5, quantity: 'duration_seconds', expression: 's.duration_seconds' },
+];
+
+export const SESSION_STATS_PERCENTILE_COMPONENTS = percentileComponentsSql(SESSION_STATS_PERCENTILES);
 
 export const SESSION_STATS_COMPONENTS = `${SESSION_STATS_ADDITIVE_COMPONENTS},${SESSION_STATS_PERCENTILE_COMPONENTS}`;
 

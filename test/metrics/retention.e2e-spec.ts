@@ -21,7 +21,8 @@ describe('metrics retention', () => {
   beforeAll(async () => {
     t = await startTestApp({ clock });
     shop = await createProject(t);
-    await createSession(t, shop.id, { sessionId: 'old', base: new Date('2026-01-07T10:00:00Z'), events: [page('/', 0)] });
+    // 'old' lasts 60 s: its day keeps its duration among the day values
+    await createSession(t, shop.id, { sessionId: 'old', base: new Date('2026-01-07T10:00:00Z'), events: [page('/', 0), page('/', 60)] });
     await createSession(t, shop.id, { sessionId: 'new', base: new Date('2026-01-14T10:00:00Z'), events: [page('/', 0)] });
     await insertKpiEvent(t, shop.id, { kpiId: 'kpi.onboarding.step_1_completed', occurredAt: '2026-01-14T09:00:00Z' });
     await computeMetrics(t);
@@ -39,6 +40,7 @@ describe('metrics retention', () => {
       summariesDeleted: 0,
       summariesThinned: 0,
       trendPointsDeleted: 0,
+      dayValuesDeleted: 0,
       breakdownPointsDeleted: 0,
       drilldownRowsDeleted: 0,
     });
@@ -66,6 +68,8 @@ describe('metrics retention', () => {
     // the 01-07 day: hour + day points of the 7 session metrics (pages and durations included) went
     expect(counts.trendPointsDeleted).toBeGreaterThan(0);
     expect(counts.breakdownPointsDeleted).toBeGreaterThan(0);
+    expect(counts.dayValuesDeleted).toBe(1); // the durations of 01-07
+    expect(await count(`metrics_day_values WHERE project_id = $1`)).toBe(0);
     expect(await count(`metrics_trend_point WHERE project_id = $1 AND time_grain IN ('hour', 'day') AND time_bucket < '2026-01-08'`)).toBe(0);
     expect(
       await count(`metrics_trend_point WHERE project_id = $1 AND time_grain IN ('hour', 'day') AND time_bucket >= '2026-01-14'`),
@@ -112,5 +116,27 @@ describe('metrics retention', () => {
     expect(await count(`metrics_summary WHERE project_id = $1`)).toBe(0);
     const summary = await get('/metrics/summary');
     expect(summary.body.code).toBe('METRICS_SUMMARY_NOT_FOUND');
+  });
+
+  it('computes a week and a month that lost day points to retention from their sessions when one of them changes', async () => {
+    // the day points and values before the last cutoff (07-15 01:00 less 90 days) are gone, and the state says so
+    const [state] = await t.sql(`SELECT days_complete_from FROM metrics_compute_state`);
+    expect(state.days_complete_from.toISOString()).toBe('2026-04-16T01:00:00.001Z');
+    // a late session on 01-06, in the week of 01-05 (with 'old' of 01-07, whose day point is gone) and in January
+    await createSession(t, shop.id, { sessionId: 'late', base: new Date('2026-01-06T10:00:00Z'), events: [page('/', 0), page('/', 30)] });
+    await computeMetrics(t);
+    const point = async (grain: string, bucket: string, metric: string) =>
+      (
+        await t.sql(
+          `SELECT value_numeric FROM metrics_trend_point WHERE project_id = $1 AND metric_key = $2 AND time_grain = $3 AND time_bucket = $4`,
+          [shop.id, metric, grain, bucket],
+        )
+      )[0]?.value_numeric;
+    // summed from the days that are left, the week would hold 'late' alone, and the month 'late' and 'new'
+    expect(await point('week', '2026-01-05T00:00:00Z', 'sessions')).toBe(2); // old, late
+    expect(await point('month', '2026-01-01T00:00:00Z', 'sessions')).toBe(3); // old, late, new
+    // durations 60 (old) and 30 (late); 'new' has one event, so none
+    expect(await point('month', '2026-01-01T00:00:00Z', 'median_duration_seconds')).toBe(45);
+    expect(await point('day', '2026-01-06T00:00:00Z', 'sessions')).toBe(1);
   });
 });

@@ -239,3 +239,57 @@ describe('metrics trend: averages exact in any order of the rows', () => {
     expect(live.body).toMatchObject({ completionRateMean: 1 / 3, confirmationRateMean: 2 / 3, signalDensityMean: 0.1 });
   });
 });
+
+describe('metrics trend: a week and a month recomputed from their days', () => {
+  // Monday 03-02 to Sunday 03-08 is one ISO week, in March; Europe/Berlin is UTC+1 then
+  const clock = new FixedClock(new Date('2026-03-20T00:00:00Z'));
+  let t: TestApp;
+  let berlin: ProjectFixture;
+  const get = (path: string) => t.request({ url: `/v1/projects/${berlin.id}${path}`, key: berlin.keys.read });
+  const lasting = async (sessionId: string, startUtc: string, seconds: number, draftMs?: number) => {
+    await createSession(t, berlin.id, { sessionId, base: new Date(startUtc), events: [page('/', 0), page('/next', seconds)], status: 'completed' });
+    if (draftMs !== undefined) await insertSessionMetrics(t, berlin.id, sessionId, { timeToFirstDraftMs: draftMs });
+  };
+  const values = async (metric: string, grain: string, from: string, to: string) =>
+    (await get(`/metrics/${metric}/trend?grain=${grain}&from=${from}&to=${to}`)).body.points.map((p: { value: number | null }) => p.value);
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+    berlin = await createProject(t, { name: 'berlin', timezone: 'Europe/Berlin' });
+  });
+  afterAll(() => t.close());
+
+  it('takes the percentiles of the days’ values and sums the days’ components, after a change in one of the days', async () => {
+    // local days: 03-02 (10 s, 20 s), 03-03 (30 s); 03-02 23:30 UTC is 03-03 00:30 in Berlin
+    await lasting('a', '2026-03-02T09:00:00Z', 10, 1_000);
+    await lasting('b', '2026-03-02T12:00:00Z', 20, 3_000);
+    await lasting('c', '2026-03-02T23:30:00Z', 30, 2_000);
+    await computeMetrics(t, true);
+    const week = ['week', '2026-03-01T23:00:00Z', '2026-03-08T23:00:00Z'] as const;
+    const month = ['month', '2026-02-28T23:00:00Z', '2026-03-31T22:00:00Z'] as const;
+    expect(await values('median_duration_seconds', ...week)).toEqual([20]);
+    // one day changes (03-03 gains 100 s), one is new (03-05: 40 s, no metrics)
+    await lasting('d', '2026-03-03T08:00:00Z', 100, 10_000);
+    await lasting('e', '2026-03-05T08:00:00Z', 40);
+    const counts = await computeMetrics(t);
+    expect(counts).toMatchObject({ full: false, dayValuesUpserted: 3 }); // durations of 03-03 and 03-05, drafts of 03-03
+    // durations 10, 20, 30, 40, 100: median 30, mean 40; drafts 1000, 2000, 3000, 10000:
+    // p50 = 2000 + 0.5 × 1000 = 2500, p90 = 3000 + 0.7 × 7000 = 7900 (percentile_cont between ranks 3 and 4 of 4)
+    for (const range of [week, month]) {
+      expect(await values('sessions', ...range)).toEqual([5]);
+      expect(await values('median_duration_seconds', ...range)).toEqual([30]);
+      expect(await values('avg_duration_seconds', ...range)).toEqual([40]);
+      expect(await values('time_to_first_draft_ms_p50', ...range)).toEqual([2_500]);
+      // (PostgreSQL interpolates with 0.9 × 3 − 2 = 0.7000000000000002)
+      const [p90] = await values('time_to_first_draft_ms_p90', ...range);
+      expect(p90).toBeCloseTo(7_900, 6);
+    }
+    // and a session leaving the week takes its values along
+    await t.sql(`DELETE FROM session_metrics WHERE project_id = $1 AND session_id = 'd'`, [berlin.id]);
+    await t.sql(`DELETE FROM sessions WHERE project_id = $1 AND session_id = 'd'`, [berlin.id]);
+    await computeMetrics(t);
+    expect(await values('median_duration_seconds', ...week)).toEqual([25]);
+    const [p90] = await values('time_to_first_draft_ms_p90', ...week);
+    expect(p90).toBeCloseTo(2_800, 6); // 2000 + 0.8 × 1000
+  });
+});

@@ -53,6 +53,36 @@ export function measureValueSql(m: Measure): string {
   }
 }
 
+/**
+ * A percentile component: percentile_cont(`fraction`) of a quantity over a group's rows. Percentiles
+ * do not combine from other groups' values, only from the quantity's values themselves: the read
+ * model keeps each day bucket's values of every quantity (metrics_day_values), from which the week
+ * and month buckets made of those days are computed, exactly as from their rows.
+ */
+export interface PercentileComponent {
+  /** The component's column name. */
+  component: string;
+  fraction: number;
+  /** The name the quantity's values are kept under. */
+  quantity: string;
+  /** The quantity over a group's rows (SQL). */
+  expression: string;
+}
+
+/**
+ * THE percentile components (one aggregate per component, as a select list): each of the
+ * quantity's `value` (default: its expression over the rows), counted where `filter` holds.
+ */
+export function percentileComponentsSql(
+  percentiles: readonly PercentileComponent[],
+  value: (p: PercentileComponent) => string = (p) => p.expression,
+  filter?: (p: PercentileComponent) => string,
+): string {
+  return percentiles
+    .map((p) => `percentile_cont(${p.fraction}) WITHIN GROUP (ORDER BY ${value(p)})${filter ? ` FILTER (WHERE ${filter(p)})` : ''} AS ${p.component}`)
+    .join(',\n  ');
+}
+
 /** The components a value came from, as a jsonb object keyed by the kind's part names. */
 export function measureComponentsJsonSql(m: Measure): string {
   const parts = MEASURE_PARTS[m.kind].map((part) => `'${part}', ${(m as Record<string, string>)[part]}`);

@@ -3,7 +3,7 @@ import { Clock } from '../common/clock/clock.js';
 import type { Db } from '../common/database/sql.js';
 import type { JobCounts } from '../jobs/job-registry.js';
 import { KPI_METRIC_KEYS, METRICS_RETENTION, SUMMARY_VERSION } from './metric-catalogue.constants.js';
-import { MetricsReadModelRepository, type WriteCounts } from './metrics-read-model.repository.js';
+import { MetricsReadModelRepository } from './metrics-read-model.repository.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -47,8 +47,8 @@ function headline(value: number | null, previous: number | null): HeadlineValue 
 
 /**
  * The `metrics-compute` job's work, in one REPEATABLE READ transaction (one snapshot of every
- * source, all or nothing; a full rebuild writes its drilldown in a second one on the same snapshot,
- * committed with it, see rebuildDrilldownAlongside): find the source rows changed since the last
+ * source, all or nothing; the drilldown is written in a second one on the same snapshot, committed
+ * with it, see writeDrilldownAlongside): find the source rows changed since the last
  * compute, recompute each affected bucket (every grain) from all its source rows, then snapshot the
  * summary of every project (one per project and run, so its windows end at the run).
  */
@@ -79,7 +79,7 @@ export class MetricsComputeService {
         );
       }
       const drilldownCutoff = new Date(now.getTime() - METRICS_RETENTION.drilldownDays * DAY_MS);
-      // everything but the drilldown, which a full rebuild writes alongside (rebuildDrilldownAlongside)
+      // everything but the drilldown, which is written alongside (writeDrilldownAlongside)
       const writeReadModel = async () => {
         if (full) await this.repository.clearAll(tx);
         const changes = await this.repository.findChanges(tx, full);
@@ -93,18 +93,10 @@ export class MetricsComputeService {
         if (full) await this.repository.saveDefinition(tx, now);
         return { changes, trend, breakdown, summaries };
       };
-      let written: Awaited<ReturnType<typeof writeReadModel>>;
-      let drilldown: WriteCounts;
-      if (full) {
-        const alongsideStarted = performance.now();
-        [written, drilldown] = await this.repository.rebuildDrilldownAlongside(tx, now, drilldownCutoff, writeReadModel);
-        // ms: how long the rest waited for it
-        step('drilldown rows written alongside', { ...drilldown, sinceStartMs: Math.round(performance.now() - alongsideStarted) });
-      } else {
-        written = await writeReadModel();
-        drilldown = await this.repository.recomputeChangedDrilldown(tx, now, drilldownCutoff);
-        step('drilldown rows written', { ...drilldown });
-      }
+      const alongsideStarted = performance.now();
+      const [written, drilldown] = await this.repository.writeDrilldownAlongside(tx, now, drilldownCutoff, full, writeReadModel);
+      // ms: how long the rest waited for it
+      step('drilldown rows written alongside', { ...drilldown, sinceStartMs: Math.round(performance.now() - alongsideStarted) });
       const { changes, trend, breakdown, summaries } = written;
       return {
         full,

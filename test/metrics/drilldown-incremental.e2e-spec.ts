@@ -105,4 +105,28 @@ describe('metrics compute: incremental drilldown', () => {
     expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 0, drilldownRowsDeleted: 1 });
     expect((await sessionRows()).map((r) => r.id)).toEqual(['a', 'b', 'e']);
   });
+
+  it('fails as a whole when its drilldown, written alongside, cannot be: the trend, the drilldown and the change log stay as they were', async () => {
+    const trend = () =>
+      t.sql(`SELECT metric_key, time_grain, time_bucket, value_numeric FROM metrics_trend_point WHERE project_id = $1 ORDER BY 1, 2, 3`, [shop.id]);
+    const trendBefore = await trend();
+    const rowsBefore = await sessionRows();
+    // 'a' gets a page more: its drilldown row is rewritten, while another transaction holds it
+    await putSession('a', '2026-04-08T09:00:00Z', 4);
+    const holder = t.dataSource.createQueryRunner();
+    await holder.startTransaction();
+    try {
+      await holder.query(`SELECT 1 FROM metrics_drilldown WHERE project_id = $1 AND reference_id = 'a' FOR UPDATE`, [shop.id]);
+      const res = await t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: {} });
+      expect(res.body).toMatchObject({ status: 'failed', error: expect.stringContaining('lock timeout') });
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+    expect(await trend()).toEqual(trendBefore);
+    expect(await sessionRows()).toEqual(rowsBefore);
+    // the change was not consumed: the next run counts it, in both
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 1 });
+    expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(4);
+  }, 20_000);
 });

@@ -275,7 +275,7 @@ describe('metrics trend: a week and a month recomputed from their days', () => {
     expect(counts).toMatchObject({ full: false, dayValuesUpserted: 3 }); // durations of 03-03 and 03-05, drafts of 03-03
     // durations 10, 20, 30, 40, 100: median 30, mean 40; drafts 1000, 2000, 3000, 10000:
     // p50 = 2000 + 0.5 × 1000 = 2500, p90 = 3000 + 0.7 × 7000 = 7900 (percentile_cont between ranks 3 and 4 of 4)
-    for (const range of [week, month]) {
+    for (const range of [week, month] as (readonly [string, string, string])[]) {
       expect(await values('sessions', ...range)).toEqual([5]);
       expect(await values('median_duration_seconds', ...range)).toEqual([30]);
       expect(await values('avg_duration_seconds', ...range)).toEqual([40]);

@@ -962,24 +962,23 @@ export class MetricsReadModelRepository {
   async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts & { dayValues: WriteCounts }> {
     const dayValues = await this.writeDayValues(tx, now, full);
     const nested = await this.bucketsNest(tx);
-    const sessionKeys = SESSION_METRICS.map((m) => m.key);
-    const qualityKeys = QUALITY_METRICS.map((m) => m.key);
-    const parts: [string, (grains: readonly TimeGrain[], nested: boolean) => string, string, unknown[], string[]][] = [
-      [
-        'session',
-        SESSION_TREND_FRESH,
-        sessionTrendFromDays(SESSION_METRICS, SESSION_STATS_PERCENTILES),
-        quantityParam(SESSION_STATS_PERCENTILES),
-        sessionKeys,
-      ],
-      [
-        'session',
-        QUALITY_TREND_FRESH,
-        sessionTrendFromDays(QUALITY_METRICS, SESSION_METRICS_PERCENTILES),
-        quantityParam(SESSION_METRICS_PERCENTILES),
-        qualityKeys,
-      ],
-      ['kpi_event', KPI_TREND_FRESH, KPI_TREND_FROM_DAYS, [], KPI_METRIC_KEYS],
+    // each part's fresh rows from its rows (a CTE list per grains) and from its days (a CTE list, its parameters after the metric keys)
+    const parts = [
+      {
+        source: 'session',
+        fromRows: SESSION_TREND_FRESH,
+        fromDays: sessionTrendFromDays(SESSION_METRICS, SESSION_STATS_PERCENTILES),
+        fromDaysParams: quantityParam(SESSION_STATS_PERCENTILES),
+        metricKeys: SESSION_METRICS.map((m) => m.key),
+      },
+      {
+        source: 'session',
+        fromRows: QUALITY_TREND_FRESH,
+        fromDays: sessionTrendFromDays(QUALITY_METRICS, SESSION_METRICS_PERCENTILES),
+        fromDaysParams: quantityParam(SESSION_METRICS_PERCENTILES),
+        metricKeys: QUALITY_METRICS.map((m) => m.key),
+      },
+      { source: 'kpi_event', fromRows: KPI_TREND_FRESH, fromDays: KPI_TREND_FROM_DAYS, fromDaysParams: [], metricKeys: KPI_METRIC_KEYS },
     ];
     const part = (
       source: string,
@@ -1012,23 +1011,23 @@ export class MetricsReadModelRepository {
       tx,
       full,
       now,
-      parts.map(([source, fresh, , , metricKeys]) => part(source, fresh, metricKeys, false)),
+      parts.map((p) => part(p.source, p.fromRows, p.metricKeys, false)),
     );
     if (full) return { ...fromRows, dayValues };
-    const fromDays = await this.sumParts(parts, async ([source, , fromDaysCtes, quantities, metricKeys]) => {
+    const fromDays = await this.sumParts(parts, async (p) => {
       const any = await queryOne<{ any: boolean }>(tx, `SELECT EXISTS (SELECT FROM metrics_affected WHERE source = $1 AND from_days) AS any`, [
-        source,
+        p.source,
       ]);
       if (!any?.any) return { upserted: 0, deleted: 0 };
       await execute(tx, `TRUNCATE metrics_fresh_trend`);
-      await execute(tx, `INSERT INTO metrics_fresh_trend (${TREND_COLUMNS}) WITH ${fromDaysCtes} SELECT ${TREND_COLUMNS} FROM fresh`, [
-        metricKeys,
-        ...quantities,
+      await execute(tx, `INSERT INTO metrics_fresh_trend (${TREND_COLUMNS}) WITH ${p.fromDays} SELECT ${TREND_COLUMNS} FROM fresh`, [
+        p.metricKeys,
+        ...p.fromDaysParams,
       ]);
       return this.applyFresh(
         tx,
         now,
-        part(source, () => '', metricKeys, true),
+        part(p.source, () => '', p.metricKeys, true),
       );
     });
     return { upserted: fromRows.upserted + fromDays.upserted, deleted: fromRows.deleted + fromDays.deleted, dayValues };

@@ -161,13 +161,17 @@ describe('metrics compute: full rebuild of the drilldown', () => {
       await c.connect();
       return c;
     };
-    const [gate, deleter] = [await client(), await client()];
+    // the watcher polls on a connection of its own, so it never waits for one of the app's pool, which the run uses
+    const [gate, deleter, watcher] = [await client(), await client(), await client()];
     const until = async (what: string, sql: string, params: unknown[] = []) => {
       for (let i = 0; i < 200; i++) {
-        if ((await t.sql(sql, params)).length > 0) return;
+        if ((await watcher.query(sql, params)).rows.length > 0) return;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      throw new Error(`timed out waiting for ${what}`);
+      const activity = await watcher.query(
+        `SELECT pid, state, wait_event_type, wait_event, left(query, 60) AS query, now() - xact_start AS age FROM pg_stat_activity WHERE datname = current_database()`,
+      );
+      throw new Error(`timed out waiting for ${what}; sessions: ${JSON.stringify(activity.rows)}`);
     };
     try {
       // only orders the steps: the rebuild waits at its consumption of the change log until the gate opens
@@ -190,6 +194,7 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     } finally {
       await gate.end();
       await deleter.end();
+      await watcher.end();
     }
     // the next rebuild counts session e
     expect(await computeMetrics(t, true)).toMatchObject({ full: true });

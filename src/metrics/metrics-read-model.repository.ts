@@ -247,7 +247,7 @@ const NESTED_GRAINS: readonly TimeGrain[] = ['month', 'day', 'hour'];
 /**
  * One grouping set per grain of `grains` (the grain's bucket column of the bucket map), and a
  * group's grain and bucket. Where the bucket map says that the buckets nest (`nested`, see
- * bucketsNest), the sets of hour, day and month are one chain, (month, day, hour), (month, day),
+ * bucketNesting), the sets of hour, day and month are one chain, (month, day, hour), (month, day),
  * (month): the same groups, as each hour bucket lies in one day and each day in one month, but
  * grouped in one sort of the rows instead of one sort per grain (week needs its own).
  */
@@ -830,17 +830,20 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * Whether every hour bucket of the bucket map lies in one day bucket and every day bucket in one
-   * month bucket (see grainSets). True of every zone whose offsets change at hour boundaries away
-   * from midnight; checked rather than assumed, so a zone where it does not hold is grouped per grain.
+   * Which buckets of the bucket map lie wholly in one bucket of a coarser grain: every hour bucket
+   * in one day bucket, every day bucket in one week and in one month. True of every zone whose
+   * offsets change at hour boundaries away from midnight; checked rather than assumed, so a zone
+   * where it does not hold is grouped per grain (see grainSets) and its weeks and months are
+   * computed from their rows (see markBucketsFromDays).
    */
-  private async bucketsNest(tx: Db): Promise<boolean> {
-    const row = await queryOne<{ split: boolean }>(
+  private async bucketNesting(tx: Db): Promise<{ hoursInDays: boolean; daysInWeeks: boolean; daysInMonths: boolean }> {
+    const row = await queryOne<{ hoursInDays: boolean; daysInWeeks: boolean; daysInMonths: boolean }>(
       tx,
-      `SELECT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, hour_bucket HAVING count(DISTINCT day_bucket) > 1)
-           OR EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket HAVING count(DISTINCT month_bucket) > 1) AS split`,
+      `SELECT NOT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, hour_bucket HAVING count(DISTINCT day_bucket) > 1) AS "hoursInDays",
+              NOT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket HAVING count(DISTINCT week_bucket) > 1) AS "daysInWeeks",
+              NOT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket HAVING count(DISTINCT month_bucket) > 1) AS "daysInMonths"`,
     );
-    return row?.split === false;
+    return row!;
   }
 
   /**
@@ -848,24 +851,22 @@ export class MetricsReadModelRepository {
    * it can: the day points hold its additive components and metrics_day_values its percentiles'
    * values, so its sessions are not read again (a change in the last day otherwise read the whole
    * month: its sessions and their metrics joined, a third of the bench's run). It can where every
-   * day bucket of the run's buckets lies in one week and one month (true of every zone whose day
-   * starts at midnight; checked, as in bucketsNest) and where the bucket starts after the retention
+   * day bucket of the run's buckets lies in one week and one month (see bucketNesting) and where the bucket starts after the retention
    * cutoff last applied to the day points and values (`days_complete_from`), so that none of its
    * days is missing. Elsewhere, and in a full rebuild, it is computed from its rows.
    */
   private async markBucketsFromDays(tx: Db): Promise<void> {
-    const row = await queryOne<{ nest: boolean; completeFrom: Date | null }>(
+    const { daysInWeeks, daysInMonths } = await this.bucketNesting(tx);
+    if (!daysInWeeks || !daysInMonths) return;
+    const state = await queryOne<{ completeFrom: Date | null }>(
       tx,
-      `SELECT NOT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket
-                          HAVING count(DISTINCT week_bucket) > 1 OR count(DISTINCT month_bucket) > 1) AS nest,
-              (SELECT days_complete_from FROM metrics_compute_state WHERE id = 1) AS "completeFrom"`,
+      `SELECT days_complete_from AS "completeFrom" FROM metrics_compute_state WHERE id = 1`,
     );
-    if (!row?.nest) return;
     await execute(
       tx,
       `UPDATE metrics_affected SET from_days = true
        WHERE grain IN ('week', 'month') AND ($1::timestamptz IS NULL OR bucket >= $1::timestamptz)`,
-      [row.completeFrom],
+      [state?.completeFrom ?? null],
     );
   }
 
@@ -961,7 +962,8 @@ export class MetricsReadModelRepository {
    */
   async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts & { dayValues: WriteCounts }> {
     const dayValues = await this.writeDayValues(tx, now, full);
-    const nested = await this.bucketsNest(tx);
+    const { hoursInDays, daysInMonths } = await this.bucketNesting(tx);
+    const nested = hoursInDays && daysInMonths;
     // each part's fresh rows from its rows (a CTE list per grains) and from its days (a CTE list, its parameters after the metric keys)
     const parts = [
       {
@@ -980,19 +982,10 @@ export class MetricsReadModelRepository {
       },
       { source: 'kpi_event', fromRows: KPI_TREND_FRESH, fromDays: KPI_TREND_FROM_DAYS, fromDaysParams: [], metricKeys: KPI_METRIC_KEYS },
     ];
-    const part = (
-      source: string,
-      fresh: (grains: readonly TimeGrain[], nested: boolean) => string,
-      metricKeys: string[],
-      fromDays: boolean,
-    ): WritePart => ({
-      source,
-      grains: TIME_GRAINS,
+    // how a part's fresh rows (in metrics_fresh_trend) are written, for the buckets computed from their rows or from their days
+    const write = (source: string, metricKeys: string[], fromDays: boolean) => ({
       table: 'metrics_fresh_trend',
-      columns: TREND_COLUMNS,
-      ctes: (grains) => fresh(grains, nested),
-      freshParams: (span) => (source === 'kpi_event' ? [...span, metricKeys] : span),
-      insert: (rows, at) => `
+      insert: (rows: string, at: string) => `
         INSERT INTO metrics_trend_point AS t (project_id, metric_key, time_grain, time_bucket, dimensions, value_numeric, value_json, computed_at)
         SELECT project_id, metric_key, grain, bucket, '{}'::jsonb, value, value_json, ${at} FROM ${rows}`,
       onConflict: `
@@ -1011,25 +1004,28 @@ export class MetricsReadModelRepository {
       tx,
       full,
       now,
-      parts.map((p) => part(p.source, p.fromRows, p.metricKeys, false)),
+      parts.map((p): WritePart => ({
+        ...write(p.source, p.metricKeys, false),
+        source: p.source,
+        grains: TIME_GRAINS,
+        columns: TREND_COLUMNS,
+        ctes: (grains) => p.fromRows(grains, nested),
+        freshParams: (span) => (p.source === 'kpi_event' ? [...span, p.metricKeys] : span),
+      })),
     );
     if (full) return { ...fromRows, dayValues };
-    const fromDays = await this.sumParts(parts, async (p) => {
-      const any = await queryOne<{ any: boolean }>(tx, `SELECT EXISTS (SELECT FROM metrics_affected WHERE source = $1 AND from_days) AS any`, [
-        p.source,
-      ]);
-      if (!any?.any) return { upserted: 0, deleted: 0 };
-      await execute(tx, `TRUNCATE metrics_fresh_trend`);
-      await execute(tx, `INSERT INTO metrics_fresh_trend (${TREND_COLUMNS}) WITH ${p.fromDays} SELECT ${TREND_COLUMNS} FROM fresh`, [
-        p.metricKeys,
-        ...p.fromDaysParams,
-      ]);
-      return this.applyFresh(
-        tx,
-        now,
-        part(p.source, () => '', p.metricKeys, true),
-      );
-    });
+    const sources = await queryRows<{ source: string }>(tx, `SELECT DISTINCT source FROM metrics_affected WHERE from_days`);
+    const fromDays = await this.sumParts(
+      parts.filter((p) => sources.some((s) => s.source === p.source)),
+      async (p) => {
+        await execute(tx, `TRUNCATE metrics_fresh_trend`);
+        await execute(tx, `INSERT INTO metrics_fresh_trend (${TREND_COLUMNS}) WITH ${p.fromDays} SELECT ${TREND_COLUMNS} FROM fresh`, [
+          p.metricKeys,
+          ...p.fromDaysParams,
+        ]);
+        return this.applyFresh(tx, now, write(p.source, p.metricKeys, true));
+      },
+    );
     return { upserted: fromRows.upserted + fromDays.upserted, deleted: fromRows.deleted + fromDays.deleted, dayValues };
   }
 

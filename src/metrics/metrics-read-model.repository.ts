@@ -150,6 +150,17 @@ const INSTANTS_SINCE_SQL = `
   UNION ALL
   SELECT project_id, 'kpi_event', occurred_at FROM kpi_events WHERE kpi_id = ANY($2::text[]) AND occurred_at >= $3::timestamptz`;
 
+/**
+ * The row of `table` (with its alias) whose key is `condition`, for each changed row of an
+ * incremental run (a LATERAL subquery): by index, one key at a time. Joined plainly, 10,000 changed
+ * sessions were planned as a scan of all 1,000,000 (the cost model's random reads make 10,000 lookups
+ * look dearer): 0.28 s on the bench, against 0.03 s by key. The LIMIT keeps the planner from
+ * flattening the subquery into that join; a key names one row, so it drops none.
+ */
+function lookUpByKey(table: string, condition: string): string {
+  return `SELECT * FROM ${table} WHERE ${condition} LIMIT 1`;
+}
+
 /** Instants are reduced to quarter hours: every IANA offset is a multiple of 15 minutes, so all instants of a quarter share their buckets. */
 function quarterSql(at: string): string {
   return `date_bin('15 minutes', ${at}, timestamptz '2000-01-01T00:00:00Z')`;
@@ -528,18 +539,25 @@ const KPI_DRILLDOWN_FRESH = `
  * rows of the entities that did not change are already what a recompute of their bucket would give.
  */
 const CHANGED_DRILLDOWN_ROWS_SQL = `
+  WITH changed_sessions AS MATERIALIZED (
+    SELECT s.* FROM metrics_changed c CROSS JOIN LATERAL (${lookUpByKey('sessions s', 's.project_id = c.project_id AND s.session_id = c.entity_key')}) s
+    WHERE c.source = 'session' AND 'sessions' = ANY($1::text[])
+  ),
+  changed_kpi_events AS MATERIALIZED (
+    SELECT k.* FROM metrics_changed c
+    CROSS JOIN LATERAL (${lookUpByKey('kpi_events k', "k.project_id = c.project_id AND k.id = (CASE WHEN c.source = 'kpi_event' THEN c.entity_key::uuid END)")}) k
+    WHERE c.source = 'kpi_event' AND k.kpi_id = ANY($1::text[])
+  )
   SELECT ${SESSION_DRILLDOWN_ROW}
-  FROM metrics_changed c
-  JOIN sessions s ON s.project_id = c.project_id AND s.session_id = c.entity_key
+  FROM changed_sessions s
   ${bucketMapJoin('session', 's.project_id', 's.started_at')}
   LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
-  WHERE c.source = 'session' AND b.day_bucket >= $2::timestamptz AND 'sessions' = ANY($1::text[])
+  WHERE b.day_bucket >= $2::timestamptz
   UNION ALL
   SELECT ${KPI_DRILLDOWN_ROW}
-  FROM metrics_changed c
-  JOIN kpi_events k ON k.project_id = c.project_id AND k.id = (CASE WHEN c.source = 'kpi_event' THEN c.entity_key::uuid END)
+  FROM changed_kpi_events k
   ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
-  WHERE c.source = 'kpi_event' AND b.day_bucket >= $2::timestamptz AND k.kpi_id = ANY($1::text[])`;
+  WHERE b.day_bucket >= $2::timestamptz`;
 
 /**
  * How long a full rebuild waits for any lock before it gives up: for the drilldown's readers (a
@@ -1208,12 +1226,13 @@ export class MetricsReadModelRepository {
          RETURNING 1
        ),
        sessions_gone AS (
-         DELETE FROM metrics_drilldown t USING metrics_changed c
-         WHERE c.source = 'session' AND t.project_id = c.project_id AND t.metric_key = 'sessions' AND t.reference_id = c.entity_key
-           AND t.entity_type = 'session'
-           AND NOT EXISTS (SELECT 1 FROM metrics_fresh_drilldown f
-                           WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key AND f.entity_type = t.entity_type
-                             AND f.reference_id = t.reference_id)
+         DELETE FROM metrics_drilldown t
+         USING (SELECT c.project_id, c.entity_key FROM metrics_changed c
+                WHERE c.source = 'session'
+                  AND NOT EXISTS (SELECT 1 FROM metrics_fresh_drilldown f
+                                  WHERE f.project_id = c.project_id AND f.metric_key = 'sessions' AND f.entity_type = 'session'
+                                    AND f.reference_id = c.entity_key)) g
+         WHERE t.project_id = g.project_id AND t.metric_key = 'sessions' AND t.entity_type = 'session' AND t.reference_id = g.entity_key
          RETURNING 1
        ),
        kpi_events_gone AS (

@@ -91,24 +91,18 @@ const COUNTED_COLUMNS = {
 /**
  * The source rows changed since the last compute, from the log rows this run consumed
  * (`metrics_change_log`): each logged key once, with the instant that buckets its current row (null
- * when it is gone). Each key is looked up by primary key (LIMIT 1 keeps the lookups apart from the
- * join, so a few thousand keys are never hashed against a million rows). A KPI event counts only
- * under a catalogue KPI id; its key is its uuid as text. $1: the KPI ids.
+ * when it is gone), looked up by key (lookUpByKey). A KPI event counts only under a catalogue KPI
+ * id; its key is its uuid as text. $1: the KPI ids.
  */
 const FIND_CHANGES_SQL = `
 INSERT INTO metrics_changed (project_id, source, entity_key, new_at)
 SELECT k.project_id, k.source, k.entity_key, coalesce(cs.at, ce.at)
 FROM (SELECT DISTINCT project_id, source, entity_key FROM metrics_change_log) k
 LEFT JOIN LATERAL (
-  SELECT s.started_at AS at FROM sessions s
-  WHERE k.source = 'session' AND s.project_id = k.project_id AND s.session_id = k.entity_key
-  LIMIT 1
+  ${lookUpByKey('sessions s', "k.source = 'session' AND s.project_id = k.project_id AND s.session_id = k.entity_key", 's.started_at AS at')}
 ) cs ON true
 LEFT JOIN LATERAL (
-  SELECT e.occurred_at AS at FROM kpi_events e
-  WHERE k.source = 'kpi_event' AND e.project_id = k.project_id AND e.id = (CASE WHEN k.source = 'kpi_event' THEN k.entity_key::uuid END)
-    AND e.kpi_id = ANY($1::text[])
-  LIMIT 1
+  ${lookUpByKey('kpi_events e', `k.source = 'kpi_event' AND e.project_id = k.project_id AND e.id = ${kpiEventIdOfKey('k')} AND e.kpi_id = ANY($1::text[])`, 'e.occurred_at AS at')}
 ) ce ON true`;
 
 /**
@@ -151,14 +145,20 @@ const INSTANTS_SINCE_SQL = `
   SELECT project_id, 'kpi_event', occurred_at FROM kpi_events WHERE kpi_id = ANY($2::text[]) AND occurred_at >= $3::timestamptz`;
 
 /**
- * The row of `table` (with its alias) whose key is `condition`, for each changed row of an
- * incremental run (a LATERAL subquery): by index, one key at a time. Joined plainly, 10,000 changed
- * sessions were planned as a scan of all 1,000,000 (the cost model's random reads make 10,000 lookups
- * look dearer): 0.28 s on the bench, against 0.03 s by key. The LIMIT keeps the planner from
- * flattening the subquery into that join; a key names one row, so it drops none.
+ * The row of `table` (with its alias) whose key is `condition`, for each changed key of an
+ * incremental run (a LATERAL subquery): by index, one key at a time. Joined plainly, the planner
+ * chose for 10,000 changed sessions a scan of all 1,000,000 (its cost model makes 10,000 random
+ * reads look dearer), 0.28 s on the bench against 0.03 s by key; and where it guessed the join
+ * at one row, it scanned the 10,000 keys once per session: 16.6 s. The LIMIT keeps the planner
+ * from flattening the subquery into the join; a key names one row, so it drops none.
  */
-function lookUpByKey(table: string, condition: string): string {
-  return `SELECT * FROM ${table} WHERE ${condition} LIMIT 1`;
+function lookUpByKey(table: string, condition: string, columns = '*'): string {
+  return `SELECT ${columns} FROM ${table} WHERE ${condition} LIMIT 1`;
+}
+
+/** The uuid of a KPI event whose key is the change log row `c`'s (its text; cast only for KPI events' keys). */
+function kpiEventIdOfKey(c: string): string {
+  return `(CASE WHEN ${c}.source = 'kpi_event' THEN ${c}.entity_key::uuid END)`;
 }
 
 /** Instants are reduced to quarter hours: every IANA offset is a multiple of 15 minutes, so all instants of a quarter share their buckets. */
@@ -545,7 +545,7 @@ const CHANGED_DRILLDOWN_ROWS_SQL = `
   ),
   changed_kpi_events AS MATERIALIZED (
     SELECT k.* FROM metrics_changed c
-    CROSS JOIN LATERAL (${lookUpByKey('kpi_events k', "k.project_id = c.project_id AND k.id = (CASE WHEN c.source = 'kpi_event' THEN c.entity_key::uuid END)")}) k
+    CROSS JOIN LATERAL (${lookUpByKey('kpi_events k', `k.project_id = c.project_id AND k.id = ${kpiEventIdOfKey('c')}`)}) k
     WHERE c.source = 'kpi_event' AND k.kpi_id = ANY($1::text[])
   )
   SELECT ${SESSION_DRILLDOWN_ROW}
@@ -1238,7 +1238,7 @@ export class MetricsReadModelRepository {
        kpi_events_gone AS (
          DELETE FROM metrics_drilldown t USING metrics_changed c
          WHERE c.source = 'kpi_event' AND t.project_id = c.project_id AND t.metric_key = ANY($2::text[]) AND t.entity_type = 'kpi_event'
-           AND t.entity_id = (CASE WHEN c.source = 'kpi_event' THEN c.entity_key::uuid END)
+           AND t.entity_id = ${kpiEventIdOfKey('c')}
            AND NOT EXISTS (SELECT 1 FROM metrics_fresh_drilldown f
                            WHERE f.project_id = t.project_id AND f.metric_key = t.metric_key AND f.entity_type = t.entity_type
                              AND f.entity_id = t.entity_id)

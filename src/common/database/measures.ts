@@ -83,6 +83,55 @@ export function percentileComponentsSql(
     .join(',\n  ');
 }
 
+/**
+ * percentile_cont(`fraction`) of each group's values, where they come as sorted runs: a query of
+ * rows (`group`…, `vals`), each `vals` a float8[] sorted ascending, without NULLs; a group's values
+ * are all its runs' together. Gives rows (`group`…, value), the same double as percentile_cont
+ * over the values, without sorting them all (the runs are whole days' values, a month of them a
+ * third of a million):
+ * - percentile_cont takes the values at 0-based positions lo = floor(pos) and hi = ceil(pos) of
+ *   the sorted n values, pos = fraction × (n − 1), and interpolates between them;
+ * - both lie within [low, high]: low is the least of the runs' values at their own position
+ *   floor(fraction × (len − 1)), high the greatest at ceil(fraction × (len − 1)). At most
+ *   Σ floor(fraction × (len − 1)) ≤ fraction × (n − 1) values are below low, so the value at lo is
+ *   not; symmetrically at most (1 − fraction) × (n − 1) values are above high, so the value at
+ *   hi is not;
+ * - each run is cut to its values in (low, high] by binary search (width_bucket counts a sorted
+ *   array's values at or below an operand), and only those are sorted. The `below` values at or
+ *   under low come before them, and those at positions from lo on equal low;
+ * - the interpolation is percentile_cont's own, lo + (pos − lo) × (hi − lo) in float8 (float8_lerp).
+ * Where days are alike, the cut holds a few values around the percentile instead of all of them.
+ */
+export function percentileOfSortedRunsSql(runs: string, group: readonly string[], fraction: number): string {
+  const keys = group.join(', ');
+  const f = `${fraction}::float8`;
+  return `(
+    WITH runs AS MATERIALIZED (${runs}),
+    bounds AS (
+      SELECT ${keys}, sum(cardinality(vals))::bigint AS n,
+             min(vals[floor(${f} * (cardinality(vals) - 1))::int + 1]) AS low,
+             max(vals[ceil(${f} * (cardinality(vals) - 1))::int + 1]) AS high
+      FROM runs GROUP BY ${keys}
+    ),
+    cut AS (
+      SELECT ${keys}, b.n, b.low, w.below, r.vals[w.below + 1 : w.up_to_high] AS slice
+      FROM runs r JOIN bounds b USING (${keys})
+      CROSS JOIN LATERAL (SELECT width_bucket(b.low, r.vals) AS below, width_bucket(b.high, r.vals) AS up_to_high) w
+    ),
+    counted AS (SELECT ${keys}, min(n) AS n, min(low) AS low, sum(below)::bigint AS below FROM cut GROUP BY ${keys}),
+    inside AS (SELECT ${keys}, array_agg(x.value ORDER BY x.value) AS sorted FROM cut CROSS JOIN LATERAL unnest(cut.slice) AS x(value) GROUP BY ${keys})
+    SELECT ${keys},
+           CASE WHEN p.lo = p.hi THEN v.at_lo ELSE v.at_lo + ((p.pos - p.lo::float8) * (v.at_hi - v.at_lo)) END AS value
+    FROM counted c LEFT JOIN inside i USING (${keys})
+    CROSS JOIN LATERAL (SELECT ${f} * (c.n - 1)::float8 AS pos) q
+    CROSS JOIN LATERAL (SELECT q.pos, floor(q.pos)::bigint AS lo, ceil(q.pos)::bigint AS hi) p
+    CROSS JOIN LATERAL (
+      SELECT CASE WHEN p.lo < c.below THEN c.low ELSE i.sorted[(p.lo - c.below + 1)::int] END AS at_lo,
+             CASE WHEN p.hi < c.below THEN c.low ELSE i.sorted[(p.hi - c.below + 1)::int] END AS at_hi
+    ) v
+  )`;
+}
+
 /** The components a value came from, as a jsonb object keyed by the kind's part names. */
 export function measureComponentsJsonSql(m: Measure): string {
   const parts = MEASURE_PARTS[m.kind].map((part) => `'${part}', ${(m as Record<string, string>)[part]}`);

@@ -736,7 +736,7 @@ export class MetricsReadModelRepository {
       await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
     }
     await this.mapAffectedBuckets(tx);
-    if (!full) await this.markBucketsFromDays(tx);
+    await this.markBucketsFromDays(tx, full);
     // the affected session buckets' completed sessions with their metrics (QUALITY_SPAN_FROM):
     // only the columns the components and the drop-off breakdown read (one that read another
     // would fail here, not go wrong); statistics only of those the passes filter and group by
@@ -875,16 +875,25 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * An incremental run computes an affected week or month bucket from its days (`from_days`) where
-   * it can: the day points hold its additive components and metrics_day_values its percentiles'
-   * values, so its sessions are not read again (a change in the last day otherwise read the whole
-   * month: its sessions and their metrics joined, a third of the bench's run). It can where every
-   * day bucket of the run's buckets lies in one week and one month (see bucketNesting) and where the bucket starts after the retention
-   * cutoff last applied to the day points and values (`days_complete_from`), so that none of its
-   * days is missing. Elsewhere, and in a full rebuild, it is computed from its rows.
+   * Marks the affected week and month buckets computed from their days (`from_days`): the day
+   * points hold their additive components and metrics_day_values their percentiles' values, so
+   * their rows are not read (or sorted) again. Only where every day bucket of the run lies in one
+   * week and one month (see bucketNesting).
+   * - An incremental run: the weeks and months, where the bucket starts after the retention cutoff
+   *   last applied to the day points and values (`days_complete_from`), so that none of its days is
+   *   missing. A change in the last day otherwise read the whole month: its sessions and their
+   *   metrics joined, a third of the bench's run.
+   * - A full rebuild writes every day first, so its weeks: they are the one grain grouped apart from
+   *   the others (hours, days and months are one sort of the rows, see grainSets), so every row was
+   *   sorted once more for them. Its months stay in that sort.
+   * Elsewhere a bucket is computed from its rows.
    */
-  private async markBucketsFromDays(tx: Db): Promise<void> {
+  private async markBucketsFromDays(tx: Db, full: boolean): Promise<void> {
     const { daysInWeeks, daysInMonths } = await this.bucketNesting(tx);
+    if (full) {
+      if (daysInWeeks) await execute(tx, `UPDATE metrics_affected SET from_days = true WHERE grain = 'week'`);
+      return;
+    }
     if (!daysInWeeks || !daysInMonths) return;
     const state = await queryOne<{ completeFrom: Date | null }>(
       tx,
@@ -985,8 +994,8 @@ export class MetricsReadModelRepository {
    * Recomputes every affected bucket's trend points from all of its source rows: upserts the
    * fresh rows (touching only those whose value changed) and deletes the points of affected
    * buckets that have no data any more. The day values come first, from the rows of the affected
-   * days; then the buckets computed from their rows; then (incremental run) the week and month
-   * buckets computed from their days (see markBucketsFromDays), whose day points are up to date by then.
+   * days; then the buckets computed from their rows; then the week and month buckets computed from
+   * their days (see markBucketsFromDays), whose day points are up to date by then.
    */
   async recomputeTrend(tx: Db, now: Date, full: boolean): Promise<WriteCounts & { dayValues: WriteCounts }> {
     const dayValues = await this.writeDayValues(tx, now, full);
@@ -1026,6 +1035,9 @@ export class MetricsReadModelRepository {
                                                                 AND f.grain = t.time_grain AND f.bucket = t.time_bucket)`,
       deleteParams: [source, metricKeys, fromDays],
     });
+    const fromDaysSources = (await queryRows<{ source: string }>(tx, `SELECT DISTINCT source FROM metrics_affected WHERE from_days`)).map(
+      (r) => r.source,
+    );
     const fromRows = await this.writeParts(
       tx,
       full,
@@ -1033,16 +1045,15 @@ export class MetricsReadModelRepository {
       parts.map((p): WritePart => ({
         ...write(p.source, p.metricKeys, false),
         source: p.source,
-        grains: TIME_GRAINS,
+        // a full rebuild groups no week of the rows where its weeks come from their days (an incremental run's passes skip them)
+        grains: full && fromDaysSources.includes(p.source) ? TIME_GRAINS.filter((g) => g !== 'week') : TIME_GRAINS,
         columns: TREND_COLUMNS,
         ctes: (grains) => p.fromRows(grains, nested),
         freshParams: (span) => (p.source === 'kpi_event' ? [...span, p.metricKeys] : span),
       })),
     );
-    if (full) return { ...fromRows, dayValues };
-    const sources = await queryRows<{ source: string }>(tx, `SELECT DISTINCT source FROM metrics_affected WHERE from_days`);
     const fromDays = await this.sumParts(
-      parts.filter((p) => sources.some((s) => s.source === p.source)),
+      parts.filter((p) => fromDaysSources.includes(p.source)),
       async (p) => {
         await execute(tx, `TRUNCATE metrics_fresh_trend`);
         await execute(tx, `INSERT INTO metrics_fresh_trend (${TREND_COLUMNS}) WITH ${p.fromDays} SELECT ${TREND_COLUMNS} FROM fresh`, [p.metricKeys]);

@@ -599,6 +599,13 @@ export interface WriteCounts {
   deleted: number;
 }
 
+/**
+ * The instant from which every day bucket's points and kept values are there: the cutoff the
+ * retention last applied to them (null after a full rebuild: all of them). Day buckets starting at
+ * or after it are complete.
+ */
+const DAYS_COMPLETE_FROM_SQL = `(SELECT days_complete_from FROM metrics_compute_state WHERE id = 1)`;
+
 type Span = [projectIds: string[], from: Date, to: Date];
 
 const TREND_COLUMNS = 'project_id, metric_key, grain, bucket, value, value_json';
@@ -895,15 +902,10 @@ export class MetricsReadModelRepository {
       return;
     }
     if (!daysInWeeks || !daysInMonths) return;
-    const state = await queryOne<{ completeFrom: Date | null }>(
-      tx,
-      `SELECT days_complete_from AS "completeFrom" FROM metrics_compute_state WHERE id = 1`,
-    );
     await execute(
       tx,
       `UPDATE metrics_affected SET from_days = true
-       WHERE grain IN ('week', 'month') AND ($1::timestamptz IS NULL OR bucket >= $1::timestamptz)`,
-      [state?.completeFrom ?? null],
+       WHERE grain IN ('week', 'month') AND (${DAYS_COMPLETE_FROM_SQL} IS NULL OR bucket >= ${DAYS_COMPLETE_FROM_SQL})`,
     );
   }
 
@@ -1321,7 +1323,7 @@ export class MetricsReadModelRepository {
               w.whole_from < w.whole_to AND w.whole_from = ${quarterSql('w.whole_from')} AND w.whole_to = ${quarterSql('w.whole_to')} AS usable
        FROM projects p
        CROSS JOIN unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS x(period_from, period_to, i)
-       CROSS JOIN LATERAL (SELECT greatest(x.period_from, (SELECT days_complete_from FROM metrics_compute_state WHERE id = 1)) AS at) f
+       CROSS JOIN LATERAL (SELECT greatest(x.period_from, ${DAYS_COMPLETE_FROM_SQL}) AS at) f
        CROSS JOIN LATERAL (SELECT ${localBucketStartSql(`'day'`, 'f.at', 'p.timezone')} AS first_local, ${localBucketStartSql(`'day'`, 'x.period_to', 'p.timezone')} AS last_local) d
        CROSS JOIN LATERAL (
          SELECT CASE WHEN d.first_local AT TIME ZONE p.timezone = f.at THEN f.at ELSE (d.first_local + interval '1 day') AT TIME ZONE p.timezone END AS whole_from,

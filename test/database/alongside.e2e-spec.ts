@@ -126,7 +126,13 @@ describe('alongside: a second transaction on the same snapshot', () => {
           async () => {
             // a third session locks other, then waits for notes (the second's, once it holds it); the work then waits for other (the third's)
             while (
-              (await db.query(`SELECT 1 FROM pg_locks WHERE relation = 'notes'::regclass AND mode = 'AccessExclusiveLock' AND granted`)).length === 0
+              (
+                await db.query(
+                  // in this database only: another database's relation can have the same oid
+                  `SELECT 1 FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                     AND relation = 'notes'::regclass AND mode = 'AccessExclusiveLock' AND granted`,
+                )
+              ).length === 0
             ) {
               await new Promise((resolve) => setTimeout(resolve, 10));
             }

@@ -179,9 +179,12 @@ describe('metrics compute: full rebuild of the drilldown', () => {
       await gate.query(`SELECT * FROM metrics_source_change FOR UPDATE`);
       const started = Date.now();
       const run = t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: { full: true } });
+      // in this database only: the suites running meanwhile each have a clone of the same template, whose metrics_drilldown has the same oid
       await until(
         'the drilldown refilled alongside',
-        `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'metrics_drilldown' AND l.mode = 'AccessExclusiveLock' AND l.granted`,
+        `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+         WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND c.relname = 'metrics_drilldown' AND l.mode = 'AccessExclusiveLock' AND l.granted`,
       );
       const [{ pid }] = (await deleter.query(`SELECT pg_backend_pid() AS pid`)).rows;
       const deleted = deleter.query(`DELETE FROM projects WHERE id = $1`, [empty.id]);

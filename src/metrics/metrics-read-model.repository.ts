@@ -85,15 +85,18 @@ const COUNTED_COLUMNS = {
 };
 
 /**
- * The source rows changed since the last compute, from the log rows this run consumed
- * (`metrics_change_log`): each logged key once, with the instant that buckets its current row (null
+ * The source rows changed since the last compute, from the log rows of this run (`log`, see
+ * findChangedKeys): each logged key once, with the instant that buckets its current row (null
  * when it is gone), looked up by key (lookUpByKey). A KPI event counts only under a catalogue KPI
  * id; its key is its uuid as text. $1: the KPI ids.
  */
-const FIND_CHANGES_SQL = `
+/** Where a transaction of the run reads the log rows it counts (see findChangedKeys). */
+type ChangeLog = 'metrics_change_log' | 'metrics_source_change';
+
+const findChangesSql = (log: ChangeLog) => `
 INSERT INTO metrics_changed (project_id, source, entity_key, new_at)
 SELECT k.project_id, k.source, k.entity_key, coalesce(cs.at, ce.at)
-FROM (SELECT DISTINCT project_id, source, entity_key FROM metrics_change_log) k
+FROM (SELECT DISTINCT project_id, source, entity_key FROM ${log}) k
 LEFT JOIN LATERAL (
   ${lookUpByKey('sessions s', "k.source = 'session' AND s.project_id = k.project_id AND s.session_id = k.entity_key", 's.started_at AS at')}
 ) cs ON true
@@ -124,12 +127,12 @@ export const READ_MODEL_DEFINITION = createHash('sha256')
 
 /**
  * Every instant a changed source row is counted at now or was counted at by the last compute: the
- * current instants of the changed rows, and the old instants their log rows carry (incremental run).
+ * current instants of the changed rows, and the old instants their log rows (`log`) carry (incremental run).
  */
-const CHANGED_INSTANTS_SQL = `
+const changedInstantsSql = (log: ChangeLog) => `
   SELECT project_id, source, new_at AS at FROM metrics_changed WHERE new_at IS NOT NULL
   UNION ALL
-  SELECT project_id, source, old_at FROM metrics_change_log WHERE old_at IS NOT NULL`;
+  SELECT project_id, source, old_at FROM ${log} WHERE old_at IS NOT NULL`;
 
 /**
  * Every source row's instant from $3 on (a full rebuild: from -infinity; its drilldown: from the
@@ -739,8 +742,8 @@ export class MetricsReadModelRepository {
       );
       await execute(tx, findAffectedSql(INSTANTS_SINCE_SQL), [TIME_GRAINS, KPI_METRIC_KEYS, '-infinity']);
     } else {
-      await this.findChangedKeys(tx, true);
-      await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
+      const log = await this.findChangedKeys(tx, true);
+      await execute(tx, findAffectedSql(changedInstantsSql(log)), [TIME_GRAINS]);
     }
     await this.mapAffectedBuckets(tx);
     await this.markBucketsFromDays(tx, full);
@@ -768,21 +771,30 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * The changed source rows (metrics_changed) named by the log rows of this snapshot
-   * (metrics_change_log), which the run consumes (`consume`: deletes) or, in the transaction writing
-   * the drilldown alongside, only reads: the same rows, as both share one snapshot and the
-   * consuming transaction's deletion is not visible to the other.
+   * The changed source rows (metrics_changed) named by the log rows of this snapshot, which the run
+   * consumes (`consume`: deletes them into the temporary metrics_change_log) or, in the
+   * transaction writing the drilldown alongside, reads where they are: the same rows, as both share
+   * one snapshot and the consuming transaction's deletion is not visible to the other (a copy
+   * and its analysis cost that transaction 23 ms of its 0.5 s on the bench). Returns where the
+   * log rows are now, for changedInstantsSql.
    */
-  private async findChangedKeys(tx: Db, consume: boolean): Promise<void> {
-    const logRows = consume
-      ? `WITH consumed AS (DELETE FROM metrics_source_change RETURNING project_id, source, entity_key, old_at) SELECT * FROM consumed`
-      : `SELECT project_id, source, entity_key, old_at FROM metrics_source_change`;
-    await execute(tx, `CREATE TEMP TABLE metrics_change_log ON COMMIT DROP AS ${logRows}`);
-    await execute(tx, `ANALYZE metrics_change_log`);
-    await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
+  private async findChangedKeys(tx: Db, consume: boolean): Promise<ChangeLog> {
+    let log: ChangeLog = 'metrics_source_change';
+    if (consume) {
+      log = 'metrics_change_log';
+      await execute(
+        tx,
+        `CREATE TEMP TABLE metrics_change_log ON COMMIT DROP AS
+         WITH consumed AS (DELETE FROM metrics_source_change RETURNING project_id, source, entity_key, old_at) SELECT * FROM consumed`,
+      );
+      // not the keys' own statistics (text, nearly all distinct: most of the analysis), which no plan here needs
+      await execute(tx, `ANALYZE metrics_change_log (project_id, source, old_at)`);
+    }
+    await execute(tx, findChangesSql(log), [KPI_METRIC_KEYS]);
     // planned on its true size: guessed at 36 session rows for 10,000, the drilldown's rows were
     // joined to the bucket map first and each session looked up once per quarter hour (1.8 s)
-    await execute(tx, `ANALYZE metrics_changed`);
+    await execute(tx, `ANALYZE metrics_changed (project_id, source, new_at)`);
+    return log;
   }
 
   /** The temporary tables of a compute transaction (dropped at its commit). */
@@ -1187,8 +1199,8 @@ export class MetricsReadModelRepository {
             this.insertAllDrilldown(sibling, now, cutoff),
           );
         }
-        await this.findChangedKeys(sibling, false);
-        await execute(sibling, findAffectedSql(CHANGED_INSTANTS_SQL), [['day']]);
+        const log = await this.findChangedKeys(sibling, false);
+        await execute(sibling, findAffectedSql(changedInstantsSql(log)), [['day']]);
         await this.mapAffectedBuckets(sibling);
         return this.recomputeChangedDrilldown(sibling, now, cutoff);
       },
@@ -1233,16 +1245,16 @@ export class MetricsReadModelRepository {
     );
     // the key columns only: the payloads' statistics (jsonb) took 80 ms for 10,000 rows, and nothing joins on them
     await execute(tx, `ANALYZE metrics_fresh_drilldown (project_id, metric_key, entity_type, entity_id, reference_id)`);
-    // time-ordered ids (see uuidV7Run): random ones dirtied a page of the primary key per row (0.32 s against 0.23 s for 10,000 rows)
+    // time-ordered ids (see uuidV7Run): random ones dirtied a page of the primary key per row (0.32 s
+    // against 0.23 s for 10,000 rows). Numbered in the order the rows are read and inserted: sorted by
+    // their key first, they took 20 ms more, and the fresh keys of a run are near each other in the key's indexes anyway.
     const ids = uuidV7Run(now.getTime());
-    const key = 'project_id, metric_key, entity_type, entity_id, reference_id';
     const row = await queryOne<WriteCounts>(
       tx,
       `WITH upserted AS (
          INSERT INTO metrics_drilldown AS t (id, project_id, metric_key, entity_type, entity_id, reference_id, time_bucket, payload, computed_at)
-         SELECT ${UUID_V7_RUN_SQL('$3', '$4', `row_number() OVER (ORDER BY ${key})`)}, ${key}, bucket, payload, $1
+         SELECT ${UUID_V7_RUN_SQL('$3', '$4', 'row_number() OVER ()')}, project_id, metric_key, entity_type, entity_id, reference_id, bucket, payload, $1
          FROM metrics_fresh_drilldown
-         ORDER BY ${key}
          ON CONFLICT ON CONSTRAINT metrics_drilldown_key DO UPDATE
            SET time_bucket = excluded.time_bucket, payload = excluded.payload, computed_at = excluded.computed_at
            WHERE (t.time_bucket, t.payload) IS DISTINCT FROM (excluded.time_bucket, excluded.payload)

@@ -197,11 +197,16 @@ export const SESSION_METRICS_COMPONENTS = `${SESSION_METRICS_ADDITIVE_COMPONENTS
 
 /**
  * The sessions a session-metrics group is made of: completed sessions with stored metrics, from
- * `sessions` (the table, or a relation of some of its rows with all its columns).
+ * `sessions` (the table, or a relation of some of its rows with all its columns). `byKey`: each
+ * session's metrics looked up by its key, whatever the planner guesses of `sessions`. For a few
+ * rows it has no statistics of (a materialized CTE): guessed at one, they were joined to every
+ * metrics row of their project instead, 0.63 s for 419 sessions of a project analyzed before it had any.
  */
-export function sessionMetricsFrom(sessions: string): string {
+export function sessionMetricsFrom(sessions: string, byKey = false): string {
+  const match = `m.project_id = s.project_id AND m.session_id = s.session_id AND s.status = 'completed'`;
+  if (byKey) return `${sessions} s CROSS JOIN LATERAL (SELECT * FROM session_metrics m WHERE ${match} LIMIT 1) m`;
   return `session_metrics m
-  JOIN ${sessions} s ON s.project_id = m.project_id AND s.session_id = m.session_id AND s.status = 'completed'`;
+  JOIN ${sessions} s ON ${match}`;
 }
 
 export const SESSION_METRICS_FROM = sessionMetricsFrom('sessions');

@@ -97,8 +97,10 @@ describe('metrics summary: every figure equals the live endpoints over each wind
     expect(res.body.payload.windows['24h'].metrics.sessions.value).toBeGreaterThan(5);
   });
 
-  it('after incremental runs that add rows at the new edges, with the clock moved by odd amounts', async () => {
-    for (const moved of ['2026-04-05T15:47:30Z', '2026-04-06T03:02:00Z']) {
+  // the last move ends the windows at midnight UTC: the UTC project's periods start with a whole
+  // day whose first hour is also their edge bucket (its rows are read, so its day point must not be)
+  it('after incremental runs that add rows at the new edges, with the clock moved by odd amounts and to midnight', async () => {
+    for (const moved of ['2026-04-05T15:47:30Z', '2026-04-06T03:02:00Z', '2026-04-07T00:00:00Z']) {
       clock.set(moved);
       for (const p of projects) await populate(p, clock.now().getTime(), `b${moved.slice(11, 13)}`);
       const run = await computeMetrics(t);

@@ -46,11 +46,11 @@ function headline(value: number | null, previous: number | null): HeadlineValue 
 }
 
 /**
- * The `metrics-compute` job's work, in one REPEATABLE READ transaction (one snapshot of every
- * source, all or nothing; the drilldown is written in a second one on the same snapshot, committed
- * with it, see writeDrilldownAlongside): find the source rows changed since the last
- * compute, recompute each affected bucket (every grain) from all its source rows, then snapshot the
- * summary of every project (one per project and run, so its windows end at the run).
+ * The `metrics-compute` job's work, in two REPEATABLE READ transactions on one snapshot of every
+ * source (all or nothing; see MetricsReadModelRepository.computeAlongside): the first finds the
+ * source rows changed since the last compute, recomputes each affected bucket (every grain) from all
+ * its source rows, then snapshots the summary of every project (one per project and run, so its
+ * windows end at the run); the second, meanwhile, writes the drilldown and consumes the change log.
  */
 @Injectable()
 export class MetricsComputeService {
@@ -66,58 +66,60 @@ export class MetricsComputeService {
     const now = this.clock.now();
     const started = performance.now();
     let full = options.full === true;
-    const counts = await this.repository.transaction(async (tx) => {
-      let mark = performance.now();
-      const step = (name: string, extra: Record<string, unknown> = {}) => {
-        log.log({ ...extra, ms: Math.round(performance.now() - mark) }, `metrics compute: ${name}`);
-        mark = performance.now();
-      };
+    let mark = performance.now();
+    const step = (name: string, extra: Record<string, unknown> = {}) => {
+      log.log({ ...extra, ms: Math.round(performance.now() - mark) }, `metrics compute: ${name}`);
+      mark = performance.now();
+    };
+    const drilldownCutoff = new Date(now.getTime() - METRICS_RETENTION.drilldownDays * DAY_MS);
+    let bothStarted = 0;
+    const [written, drilldown] = await this.repository.computeAlongside(async (tx) => {
       if (!full && (await this.repository.definitionChanged(tx))) {
         full = true;
         log.log(
           'metrics compute: the read model definition (catalogue, counted columns or components) changed since the last full rebuild; rebuilding in full',
         );
       }
-      const drilldownCutoff = new Date(now.getTime() - METRICS_RETENTION.drilldownDays * DAY_MS);
-      // everything but the drilldown, which is written alongside (writeDrilldownAlongside)
-      const writeReadModel = async () => {
-        if (full) await this.repository.clearAll(tx);
-        const changes = await this.repository.findChanges(tx, full);
-        step('changed sources found', { ...changes, full });
-        const trend = await this.repository.recomputeTrend(tx, now, full);
-        step('trend points written', { ...trend });
-        const breakdown = await this.repository.recomputeBreakdown(tx, now, full);
-        step('breakdown points written', { ...breakdown });
-        const summaries = await this.snapshotSummaries(tx, now);
-        step('summaries inserted', { summaries });
-        if (full) await this.repository.saveDefinition(tx, now);
-        return { changes, trend, breakdown, summaries };
-      };
-      const alongsideStarted = performance.now();
-      const [written, drilldown] = await this.repository.writeDrilldownAlongside(tx, now, drilldownCutoff, full, writeReadModel);
-      // ms: how long the rest waited for it
-      step('drilldown rows written alongside', { ...drilldown, sinceStartMs: Math.round(performance.now() - alongsideStarted) });
-      const { changes, trend, breakdown, summaries } = written;
+      bothStarted = performance.now();
       return {
-        full,
-        sessionsChanged: changes.sessions,
-        kpiEventsChanged: changes.kpiEvents,
-        buckets: changes.buckets,
-        trendPointsUpserted: trend.upserted,
-        trendPointsDeleted: trend.deleted,
-        dayValuesUpserted: trend.dayValues.upserted,
-        dayValuesDeleted: trend.dayValues.deleted,
-        breakdownPointsUpserted: breakdown.upserted,
-        breakdownPointsDeleted: breakdown.deleted,
-        drilldownRowsUpserted: drilldown.upserted,
-        drilldownRowsDeleted: drilldown.deleted,
-        summariesInserted: summaries,
+        // everything but the drilldown
+        work: async () => {
+          if (full) await this.repository.clearAll(tx);
+          const changes = await this.repository.findChanges(tx, full);
+          step('changed sources found', { ...changes, full });
+          const trend = await this.repository.recomputeTrend(tx, now, full);
+          step('trend points written', { ...trend });
+          const breakdown = await this.repository.recomputeBreakdown(tx, now, full);
+          step('breakdown points written', { ...breakdown });
+          const summaries = await this.snapshotSummaries(tx, now);
+          step('summaries inserted', { summaries });
+          return { changes, trend, breakdown, summaries };
+        },
+        sideWork: (sibling) => this.repository.writeDrilldownAndConsume(sibling, now, drilldownCutoff, full),
       };
     });
+    // ms: how long the rest waited for it, and the commits
+    step('drilldown rows written alongside, both committed', { ...drilldown, sinceStartMs: Math.round(performance.now() - bothStarted) });
+    const { changes, trend, breakdown, summaries } = written;
+    const counts = {
+      full,
+      sessionsChanged: changes.sessions,
+      kpiEventsChanged: changes.kpiEvents,
+      buckets: changes.buckets,
+      trendPointsUpserted: trend.upserted,
+      trendPointsDeleted: trend.deleted,
+      dayValuesUpserted: trend.dayValues.upserted,
+      dayValuesDeleted: trend.dayValues.deleted,
+      breakdownPointsUpserted: breakdown.upserted,
+      breakdownPointsDeleted: breakdown.deleted,
+      drilldownRowsUpserted: drilldown.upserted,
+      drilldownRowsDeleted: drilldown.deleted,
+      summariesInserted: summaries,
+    };
     if (full) {
-      const mark = performance.now();
+      const vacuumed = performance.now();
       await this.repository.vacuumRebuiltTables();
-      log.log({ ms: Math.round(performance.now() - mark) }, 'metrics compute: rebuilt tables vacuumed and analyzed');
+      log.log({ ms: Math.round(performance.now() - vacuumed) }, 'metrics compute: rebuilt tables vacuumed and analyzed');
     }
     return { ...counts, durationMs: Math.round(performance.now() - started) };
   }

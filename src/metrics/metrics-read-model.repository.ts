@@ -13,7 +13,7 @@ import {
   type MeasureKind,
   type PercentileComponent,
 } from '../common/database/measures.js';
-import { alongside } from '../common/database/alongside.js';
+import { alongside, type AlongsidePlan } from '../common/database/alongside.js';
 import { refillWithIndexesBuiltAfter } from '../common/database/refill.js';
 import { execute, queryOne, queryPrepared, queryRows, type Db } from '../common/database/sql.js';
 import { uuidV7Run, UUID_V7_RUN_SQL } from '../common/database/uuid-v7.js';
@@ -85,18 +85,15 @@ const COUNTED_COLUMNS = {
 };
 
 /**
- * The source rows changed since the last compute, from the log rows of this run (`log`, see
- * findChangedKeys): each logged key once, with the instant that buckets its current row (null
- * when it is gone), looked up by key (lookUpByKey). A KPI event counts only under a catalogue KPI
- * id; its key is its uuid as text. $1: the KPI ids.
+ * The source rows changed since the last compute, from the log rows of the run's snapshot
+ * (metrics_source_change, consumed by the run, see consumeChangeLog): each logged key once, with
+ * the instant that buckets its current row (null when it is gone), looked up by key (lookUpByKey).
+ * A KPI event counts only under a catalogue KPI id; its key is its uuid as text. $1: the KPI ids.
  */
-/** Where a transaction of the run reads the log rows it counts (see findChangedKeys). */
-type ChangeLog = 'metrics_change_log' | 'metrics_source_change';
-
-const findChangesSql = (log: ChangeLog) => `
+const FIND_CHANGES_SQL = `
 INSERT INTO metrics_changed (project_id, source, entity_key, new_at)
 SELECT k.project_id, k.source, k.entity_key, coalesce(cs.at, ce.at)
-FROM (SELECT DISTINCT project_id, source, entity_key FROM ${log}) k
+FROM (SELECT DISTINCT project_id, source, entity_key FROM metrics_source_change) k
 LEFT JOIN LATERAL (
   ${lookUpByKey('sessions s', "k.source = 'session' AND s.project_id = k.project_id AND s.session_id = k.entity_key", 's.started_at AS at')}
 ) cs ON true
@@ -127,12 +124,12 @@ export const READ_MODEL_DEFINITION = createHash('sha256')
 
 /**
  * Every instant a changed source row is counted at now or was counted at by the last compute: the
- * current instants of the changed rows, and the old instants their log rows (`log`) carry (incremental run).
+ * current instants of the changed rows, and the old instants their log rows carry (incremental run).
  */
-const changedInstantsSql = (log: ChangeLog) => `
+const CHANGED_INSTANTS_SQL = `
   SELECT project_id, source, new_at AS at FROM metrics_changed WHERE new_at IS NOT NULL
   UNION ALL
-  SELECT project_id, source, old_at FROM ${log} WHERE old_at IS NOT NULL`;
+  SELECT project_id, source, old_at FROM metrics_source_change WHERE old_at IS NOT NULL`;
 
 /**
  * Every source row's instant from $3 on (a full rebuild: from -infinity; its drilldown: from the
@@ -681,13 +678,20 @@ export class MetricsReadModelRepository {
    * planner's cost of a statement over a whole source is far above jit_above_cost whatever it
    * reads, and compiling took 0.66 s of the 2 s statement finding a full rebuild's buckets and
    * 0.27 s of the summary's 0.76 s, with no statement measurably faster for it (the bench's steps,
-   * alternated with and without). SET LOCAL takes no snapshot, so the first statement of `work`
+   * alternated with and without). SET LOCAL takes no snapshot, so the first statement of `begin`
    * still takes the transaction's.
+   *
+   * A run is two transactions on that snapshot (see `alongside`): `begin` plans them in the first.
+   * The second writes the drilldown (writeDrilldownAndConsume) and, as it commits last, consumes the
+   * change log: if its commit fails after the first's, the log rows stay and the next run counts
+   * their changes again, which rewrites the same buckets and rows. Meanwhile no lock wait of either
+   * lasts more than REBUILD_LOCK_TIMEOUT_MS; the first never touches metrics_drilldown, so it never
+   * waits for the second's locks.
    */
-  transaction<T>(work: (tx: Db) => Promise<T>): Promise<T> {
-    return this.db.transaction('REPEATABLE READ', async (tx) => {
+  computeAlongside<A, B>(begin: (tx: Db) => Promise<AlongsidePlan<A, B>>): Promise<[A, B]> {
+    return alongside(this.db, { lockTimeoutMs: REBUILD_LOCK_TIMEOUT_MS }, async (tx) => {
       await this.configure(tx);
-      return work(tx);
+      return begin(tx);
     });
   }
 
@@ -704,7 +708,7 @@ export class MetricsReadModelRepository {
   }
 
   /** Records the definition a full rebuild has just counted everything under, and that it wrote every day point and day value. */
-  async saveDefinition(tx: Db, now: Date): Promise<void> {
+  private async saveDefinition(tx: Db, now: Date): Promise<void> {
     await execute(
       tx,
       `INSERT INTO metrics_compute_state (id, definition, updated_at, days_complete_from) VALUES (1, $1, $2, NULL)
@@ -715,7 +719,7 @@ export class MetricsReadModelRepository {
 
   /**
    * A full rebuild starts from nothing: the trend and breakdown points go here, and the drilldown
-   * rows when they are written again (see writeDrilldownAlongside), so that table is locked only then.
+   * rows when they are written again (see writeDrilldownAndConsume), so that table is locked only then.
    */
   async clearAll(tx: Db): Promise<void> {
     await execute(tx, `DELETE FROM metrics_trend_point`);
@@ -731,10 +735,7 @@ export class MetricsReadModelRepository {
   async findChanges(tx: Db, full: boolean): Promise<{ sessions: number; kpiEvents: number; buckets: number }> {
     await this.createWorkTables(tx);
     let counted: { sessions: number; kpiEvents: number } | undefined;
-    // The log rows this snapshot sees are consumed (a full rebuild counts their rows anyway); rows
-    // of writers that commit later stay for the next run, with the changes they name.
     if (full) {
-      await execute(tx, `DELETE FROM metrics_source_change`);
       counted = await queryOne<{ sessions: number; kpiEvents: number }>(
         tx,
         `SELECT (SELECT count(*) FROM sessions)::int AS sessions, (SELECT count(*) FROM kpi_events WHERE kpi_id = ANY($1::text[]))::int AS "kpiEvents"`,
@@ -742,8 +743,8 @@ export class MetricsReadModelRepository {
       );
       await execute(tx, findAffectedSql(INSTANTS_SINCE_SQL), [TIME_GRAINS, KPI_METRIC_KEYS, '-infinity']);
     } else {
-      const log = await this.findChangedKeys(tx, true);
-      await execute(tx, findAffectedSql(changedInstantsSql(log)), [TIME_GRAINS]);
+      await this.findChangedKeys(tx);
+      await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
     }
     await this.mapAffectedBuckets(tx);
     await this.markBucketsFromDays(tx, full);
@@ -771,30 +772,27 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * The changed source rows (metrics_changed) named by the log rows of this snapshot, which the run
-   * consumes (`consume`: deletes them into the temporary metrics_change_log) or, in the
-   * transaction writing the drilldown alongside, reads where they are: the same rows, as both share
-   * one snapshot and the consuming transaction's deletion is not visible to the other (a copy
-   * and its analysis cost that transaction 23 ms of its 0.5 s on the bench). Returns where the
-   * log rows are now, for changedInstantsSql.
+   * The changed source rows (metrics_changed) named by the log rows of this snapshot. Each
+   * transaction of a run finds them itself, from the same rows: the log table is read where it is
+   * (a copy and its analysis had cost the first 0.05 s of the bench's 0.5 s), and only the second
+   * deletes them (consumeChangeLog).
    */
-  private async findChangedKeys(tx: Db, consume: boolean): Promise<ChangeLog> {
-    let log: ChangeLog = 'metrics_source_change';
-    if (consume) {
-      log = 'metrics_change_log';
-      await execute(
-        tx,
-        `CREATE TEMP TABLE metrics_change_log ON COMMIT DROP AS
-         WITH consumed AS (DELETE FROM metrics_source_change RETURNING project_id, source, entity_key, old_at) SELECT * FROM consumed`,
-      );
-      // not the keys' own statistics (text, nearly all distinct: most of the analysis), which no plan here needs
-      await execute(tx, `ANALYZE metrics_change_log (project_id, source, old_at)`);
-    }
-    await execute(tx, findChangesSql(log), [KPI_METRIC_KEYS]);
+  private async findChangedKeys(tx: Db): Promise<void> {
+    await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
     // planned on its true size: guessed at 36 session rows for 10,000, the drilldown's rows were
-    // joined to the bucket map first and each session looked up once per quarter hour (1.8 s)
+    // joined to the bucket map first and each session looked up once per quarter hour (1.8 s). Not
+    // the keys' own statistics (text, nearly all distinct: most of the analysis), which no plan needs.
     await execute(tx, `ANALYZE metrics_changed (project_id, source, new_at)`);
-    return log;
+  }
+
+  /**
+   * Consumes the log rows this snapshot sees (a full rebuild has counted their rows anyway): rows of
+   * writers that commit later stay for the next run, with the changes they name. Only in the
+   * transaction that commits last (see computeAlongside). On the bench, deleting the 2.1 million
+   * rows its load had logged was 1.0 s of a full rebuild's critical path.
+   */
+  private async consumeChangeLog(tx: Db): Promise<void> {
+    await execute(tx, `DELETE FROM metrics_source_change`);
   }
 
   /** The temporary tables of a compute transaction (dropped at its commit). */
@@ -1167,11 +1165,10 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * The drilldown, written while `work` (the rest of the run, in `tx`) runs: in a second
-   * transaction on `tx`'s snapshot (see `alongside`), so from the same source rows and log rows, by
-   * a second server process. It commits just before `tx` and rolls back with it. Meanwhile no lock
-   * wait of either transaction lasts more than REBUILD_LOCK_TIMEOUT_MS (see `alongside`); the rest of
-   * the run never touches metrics_drilldown, so it never waits for the drilldown's locks.
+   * The second transaction of a run (see computeAlongside): the drilldown, written while the rest of
+   * the run goes on in the first, from the same source rows and log rows, by a second server
+   * process. Then it consumes the change log, and after a full rebuild records the definition
+   * the run counted everything under (both commit last).
    *
    * - A full rebuild (`full`): a row per session and KPI event whose day bucket is not older than
    *   `cutoff` (retention would drop the others at once). The second transaction finds its own day
@@ -1180,32 +1177,29 @@ export class MetricsReadModelRepository {
    *   foreign key aside, against 3.4 s into the bare table; see refillWithIndexesBuiltAfter). A third
    *   of the rebuild (5.2 s of 13.3 s on the bench) left its critical path. Drilldown reads wait
    *   for the rebuild's commit from the refill's start on.
-   * - An incremental run: the rows of the changed entities (recomputeChangedDrilldown), from the
-   *   changes the second transaction finds itself in the log rows `tx` consumes. 0.37 s of the
-   *   bench's 0.89 s run (10,000 new rows, each into five indexes) left its critical path.
+   * - An incremental run: the rows of the changed entities (recomputeChangedDrilldown), which this
+   *   transaction finds itself. 0.37 s of the bench's 0.89 s run (10,000 new rows, each into five
+   *   indexes) left its critical path.
    */
-  writeDrilldownAlongside<A>(tx: Db, now: Date, cutoff: Date, full: boolean, work: () => Promise<A>): Promise<[A, WriteCounts]> {
-    return alongside(
-      this.db,
-      tx,
-      { lockTimeoutMs: REBUILD_LOCK_TIMEOUT_MS },
-      async (sibling) => {
-        await this.configure(sibling);
-        await this.createWorkTables(sibling);
-        if (full) {
-          await execute(sibling, findAffectedSql(INSTANTS_SINCE_SQL), [['day'], KPI_METRIC_KEYS, cutoff]);
-          await this.mapAffectedBuckets(sibling);
-          return refillWithIndexesBuiltAfter(sibling, 'metrics_drilldown', REBUILD_LOCK_TIMEOUT_MS, () =>
-            this.insertAllDrilldown(sibling, now, cutoff),
-          );
-        }
-        const log = await this.findChangedKeys(sibling, false);
-        await execute(sibling, findAffectedSql(changedInstantsSql(log)), [['day']]);
-        await this.mapAffectedBuckets(sibling);
-        return this.recomputeChangedDrilldown(sibling, now, cutoff);
-      },
-      work,
-    );
+  async writeDrilldownAndConsume(sibling: Db, now: Date, cutoff: Date, full: boolean): Promise<WriteCounts> {
+    await this.configure(sibling);
+    await this.createWorkTables(sibling);
+    let written: WriteCounts;
+    if (full) {
+      await execute(sibling, findAffectedSql(INSTANTS_SINCE_SQL), [['day'], KPI_METRIC_KEYS, cutoff]);
+      await this.mapAffectedBuckets(sibling);
+      written = await refillWithIndexesBuiltAfter(sibling, 'metrics_drilldown', REBUILD_LOCK_TIMEOUT_MS, () =>
+        this.insertAllDrilldown(sibling, now, cutoff),
+      );
+    } else {
+      await this.findChangedKeys(sibling);
+      await execute(sibling, findAffectedSql(CHANGED_INSTANTS_SQL), [['day']]);
+      await this.mapAffectedBuckets(sibling);
+      written = await this.recomputeChangedDrilldown(sibling, now, cutoff);
+    }
+    await this.consumeChangeLog(sibling);
+    if (full) await this.saveDefinition(sibling, now);
+    return written;
   }
 
   private insertAllDrilldown(tx: Db, now: Date, cutoff: Date): Promise<WriteCounts> {

@@ -129,4 +129,37 @@ describe('metrics compute: incremental drilldown', () => {
     expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 1 });
     expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(4);
   }, 20_000);
+
+  it('keeps the change log when the drilldown transaction fails at its commit, after the rest committed: the next run brings the drilldown up', async () => {
+    const trend = () =>
+      t.sql(`SELECT metric_key, time_grain, time_bucket, value_numeric FROM metrics_trend_point WHERE project_id = $1 ORDER BY 1, 2, 3`, [shop.id]);
+    const logged = async () =>
+      (
+        (await t.sql(`SELECT count(*)::int AS n FROM metrics_source_change WHERE project_id = $1 AND entity_key = 'a'`, [shop.id])) as { n: number }[]
+      )[0].n;
+    const trendBefore = await trend();
+    // a deferred constraint trigger that refuses the commit of any transaction that wrote a drilldown row
+    await t.sql(`CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$`);
+    await t.sql(
+      `CREATE CONSTRAINT TRIGGER refuse AFTER INSERT OR UPDATE ON metrics_drilldown INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()`,
+    );
+    try {
+      await putSession('a', '2026-04-08T09:00:00Z', 5);
+      const res = await t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: {} });
+      expect(res.body).toMatchObject({ status: 'failed', error: expect.stringContaining('commit refused') });
+    } finally {
+      await t.sql(`DROP TRIGGER refuse ON metrics_drilldown`);
+      await t.sql(`DROP FUNCTION refuse_commit()`);
+    }
+    // the first transaction committed (the trend counts 5 pages), the second did not: the old row, and the log rows of 'a' are still there
+    const trendAfterFailure = await trend();
+    expect(trendAfterFailure).not.toEqual(trendBefore);
+    expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(4);
+    expect(await logged()).toBeGreaterThan(0);
+    // the next run counts the change again: the same trend, the drilldown rewritten, the log consumed
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 1 });
+    expect(await trend()).toEqual(trendAfterFailure);
+    expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(5);
+    expect(await logged()).toBe(0);
+  }, 20_000);
 });

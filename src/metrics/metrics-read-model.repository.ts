@@ -572,6 +572,36 @@ const CHANGED_DRILLDOWN_ROWS_SQL = `
   ${bucketMapJoin('kpi_event', 'k.project_id', 'k.occurred_at')}
   WHERE b.day_bucket >= $2::timestamptz`;
 
+/** The temporary tables of the compute transactions, by name: their columns and keys. */
+const WORK_TABLES = {
+  metrics_changed: `project_id uuid NOT NULL, source text NOT NULL, entity_key text NOT NULL, new_at timestamptz`,
+  metrics_affected: `
+    project_id uuid NOT NULL, source text NOT NULL, grain metrics_time_grain NOT NULL,
+    bucket timestamptz NOT NULL, bucket_end timestamptz NOT NULL,
+    from_days boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (project_id, source, grain, bucket)`,
+  metrics_bucket_map: `
+    project_id uuid NOT NULL, source text NOT NULL, q timestamptz NOT NULL,
+    hour_bucket timestamptz NOT NULL, day_bucket timestamptz NOT NULL, week_bucket timestamptz NOT NULL, month_bucket timestamptz NOT NULL,
+    day_affected boolean NOT NULL,
+    PRIMARY KEY (project_id, source, q)`,
+  metrics_fresh_trend: `
+    project_id uuid NOT NULL, metric_key text NOT NULL, grain metrics_time_grain NOT NULL, bucket timestamptz NOT NULL,
+    value float8, value_json jsonb NOT NULL`,
+  metrics_fresh_day_values: `project_id uuid NOT NULL, quantity text NOT NULL, bucket timestamptz NOT NULL, sorted_values float8[] NOT NULL`,
+  metrics_fresh_breakdown: `
+    project_id uuid NOT NULL, metric_key text NOT NULL, bucket timestamptz NOT NULL, dimension_key text NOT NULL, dimension_value text,
+    value float8, value_json jsonb NOT NULL`,
+  metrics_fresh_drilldown: `
+    project_id uuid NOT NULL, metric_key text NOT NULL, entity_type text NOT NULL, entity_id uuid, reference_id text,
+    bucket timestamptz NOT NULL, payload jsonb NOT NULL`,
+} as const;
+
+type WorkTable = keyof typeof WORK_TABLES;
+
+/** Where a run's changes and affected buckets are found: both transactions. */
+const CHANGE_TABLES: WorkTable[] = ['metrics_changed', 'metrics_affected', 'metrics_bucket_map'];
+
 /**
  * How long a full rebuild waits for any lock before it gives up: for the drilldown's readers (a
  * backup, a long query) at its TRUNCATE, as drilldown reads arriving meanwhile queue behind it; and
@@ -586,6 +616,13 @@ const COMPUTE_MEMORY = '256MB';
 
 /** The quarter hours from 75 minutes before an instant's to 75 minutes after (offsets in quarters). */
 const QUARTERS_AROUND = Array.from({ length: 11 }, (_, i) => `(${i - 5})`).join(', ');
+
+/** Which buckets of a run's bucket map nest in which (see MetricsReadModelRepository.bucketNesting). */
+interface BucketNesting {
+  hoursInDays: boolean;
+  daysInWeeks: boolean;
+  daysInMonths: boolean;
+}
 
 /** An hour bucket of a project's calendar: its start, and the range of the instants it holds. */
 interface HourBucket {
@@ -668,6 +705,9 @@ export interface SummaryRow {
 /** Every query of the metrics read model: the compute (diff, buckets, recompute), retention and the API reads. */
 @Injectable()
 export class MetricsReadModelRepository {
+  /** Each compute transaction's bucket nesting, asked once (see bucketNesting); gone with the transaction's manager. */
+  private readonly nestingOf = new WeakMap<Db, BucketNesting>();
+
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   /**
@@ -733,7 +773,7 @@ export class MetricsReadModelRepository {
    * nothing was counted: every source row is changed, and the buckets are found from all of them.
    */
   async findChanges(tx: Db, full: boolean): Promise<{ sessions: number; kpiEvents: number; buckets: number }> {
-    await this.createWorkTables(tx);
+    await this.createWorkTables(tx, [...CHANGE_TABLES, 'metrics_fresh_trend', 'metrics_fresh_day_values', 'metrics_fresh_breakdown']);
     let counted: { sessions: number; kpiEvents: number } | undefined;
     if (full) {
       counted = await queryOne<{ sessions: number; kpiEvents: number }>(
@@ -795,60 +835,12 @@ export class MetricsReadModelRepository {
     await execute(tx, `DELETE FROM metrics_source_change`);
   }
 
-  /** The temporary tables of a compute transaction (dropped at its commit). */
-  private async createWorkTables(tx: Db): Promise<void> {
-    await execute(
-      tx,
-      `CREATE TEMP TABLE metrics_changed (
-         project_id uuid NOT NULL, source text NOT NULL, entity_key text NOT NULL,
-         new_at timestamptz
-       ) ON COMMIT DROP`,
-    );
-    await execute(
-      tx,
-      `CREATE TEMP TABLE metrics_affected (
-         project_id uuid NOT NULL, source text NOT NULL, grain metrics_time_grain NOT NULL,
-         bucket timestamptz NOT NULL, bucket_end timestamptz NOT NULL,
-         from_days boolean NOT NULL DEFAULT false,
-         PRIMARY KEY (project_id, source, grain, bucket)
-       ) ON COMMIT DROP`,
-    );
-    await execute(
-      tx,
-      `CREATE TEMP TABLE metrics_bucket_map (
-         project_id uuid NOT NULL, source text NOT NULL, q timestamptz NOT NULL,
-         hour_bucket timestamptz NOT NULL, day_bucket timestamptz NOT NULL, week_bucket timestamptz NOT NULL, month_bucket timestamptz NOT NULL,
-         day_affected boolean NOT NULL,
-         PRIMARY KEY (project_id, source, q)
-       ) ON COMMIT DROP`,
-    );
-    await execute(
-      tx,
-      `CREATE TEMP TABLE metrics_fresh_trend (
-         project_id uuid NOT NULL, metric_key text NOT NULL, grain metrics_time_grain NOT NULL, bucket timestamptz NOT NULL,
-         value float8, value_json jsonb NOT NULL
-       ) ON COMMIT DROP`,
-    );
-    await execute(
-      tx,
-      `CREATE TEMP TABLE metrics_fresh_day_values (
-         project_id uuid NOT NULL, quantity text NOT NULL, bucket timestamptz NOT NULL, sorted_values float8[] NOT NULL
-       ) ON COMMIT DROP`,
-    );
-    await execute(
-      tx,
-      `CREATE TEMP TABLE metrics_fresh_breakdown (
-         project_id uuid NOT NULL, metric_key text NOT NULL, bucket timestamptz NOT NULL, dimension_key text NOT NULL, dimension_value text,
-         value float8, value_json jsonb NOT NULL
-       ) ON COMMIT DROP`,
-    );
-    await execute(
-      tx,
-      `CREATE TEMP TABLE metrics_fresh_drilldown (
-         project_id uuid NOT NULL, metric_key text NOT NULL, entity_type text NOT NULL, entity_id uuid, reference_id text,
-         bucket timestamptz NOT NULL, payload jsonb NOT NULL
-       ) ON COMMIT DROP`,
-    );
+  /**
+   * Creates the temporary tables `tables` of a compute transaction (dropped at its commit), in one
+   * round trip: each transaction creates only those it uses.
+   */
+  private async createWorkTables(tx: Db, tables: readonly WorkTable[]): Promise<void> {
+    await execute(tx, tables.map((table) => `CREATE TEMP TABLE ${table} (${WORK_TABLES[table]}) ON COMMIT DROP`).join(';\n'));
   }
 
   /** Maps the quarter hours of the affected buckets (metrics_affected) to their buckets of every grain (metrics_bucket_map). */
@@ -881,13 +873,17 @@ export class MetricsReadModelRepository {
    * where it does not hold is grouped per grain (see grainSets) and its weeks and months are
    * computed from their rows (see markBucketsFromDays).
    */
-  private async bucketNesting(tx: Db): Promise<{ hoursInDays: boolean; daysInWeeks: boolean; daysInMonths: boolean }> {
-    const row = await queryOne<{ hoursInDays: boolean; daysInWeeks: boolean; daysInMonths: boolean }>(
+  private async bucketNesting(tx: Db): Promise<BucketNesting> {
+    // the bucket map is written once per transaction, before the first question (see findChanges)
+    const known = this.nestingOf.get(tx);
+    if (known) return known;
+    const row = await queryOne<BucketNesting>(
       tx,
       `SELECT NOT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, hour_bucket HAVING count(DISTINCT day_bucket) > 1) AS "hoursInDays",
               NOT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket HAVING count(DISTINCT week_bucket) > 1) AS "daysInWeeks",
               NOT EXISTS (SELECT FROM metrics_bucket_map GROUP BY project_id, source, day_bucket HAVING count(DISTINCT month_bucket) > 1) AS "daysInMonths"`,
     );
+    this.nestingOf.set(tx, row!);
     return row!;
   }
 
@@ -1183,7 +1179,7 @@ export class MetricsReadModelRepository {
    */
   async writeDrilldownAndConsume(sibling: Db, now: Date, cutoff: Date, full: boolean): Promise<WriteCounts> {
     await this.configure(sibling);
-    await this.createWorkTables(sibling);
+    await this.createWorkTables(sibling, [...CHANGE_TABLES, 'metrics_fresh_drilldown']);
     let written: WriteCounts;
     if (full) {
       await execute(sibling, findAffectedSql(INSTANTS_SINCE_SQL), [['day'], KPI_METRIC_KEYS, cutoff]);

@@ -25,10 +25,10 @@ export const SUMMARY_WINDOWS = [
   { key: '30d', ms: 30 * DAY_MS },
 ] as const;
 
-// The summary's additive figures come from the hour points of its windows and of the periods
-// before them (see summaryFigures): retention must keep hour points at least that long.
+// The summary's additive figures come from the hour and day points of its windows and of the
+// periods before them (see summaryFigures): retention must keep both (the fine grains) at least that long.
 if (2 * Math.max(...SUMMARY_WINDOWS.map((w) => w.ms)) > METRICS_RETENTION.fineTrendDays * DAY_MS) {
-  throw new Error('the summary reads hour points older than the retention keeps them');
+  throw new Error('the summary reads hour and day points older than the retention keeps them');
 }
 
 export interface HeadlineValue {

@@ -725,8 +725,9 @@ export class MetricsReadModelRepository {
    * The second writes the drilldown (writeDrilldownAndConsume) and, as it commits last, consumes the
    * change log: if its commit fails after the first's, the log rows stay and the next run counts
    * their changes again, which rewrites the same buckets and rows. Meanwhile no lock wait of either
-   * lasts more than REBUILD_LOCK_TIMEOUT_MS; the first never touches metrics_drilldown, so it never
-   * waits for the second's locks.
+   * lasts more than REBUILD_LOCK_TIMEOUT_MS. The first never waits for the second's locks: it never
+   * touches metrics_drilldown, and only reads the tables the second also writes (the change log,
+   * metrics_compute_state).
    */
   computeAlongside<A, B>(begin: (tx: Db) => Promise<AlongsidePlan<A, B>>): Promise<[A, B]> {
     return alongside(this.db, { lockTimeoutMs: REBUILD_LOCK_TIMEOUT_MS }, async (tx) => {
@@ -820,9 +821,9 @@ export class MetricsReadModelRepository {
   private async findChangedKeys(tx: Db): Promise<void> {
     await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
     // planned on its true size: guessed at 36 session rows for 10,000, the drilldown's rows were
-    // joined to the bucket map first and each session looked up once per quarter hour (1.8 s). Not
-    // the keys' own statistics (text, nearly all distinct: most of the analysis), which no plan needs.
-    await execute(tx, `ANALYZE metrics_changed (project_id, source, new_at)`);
+    // joined to the bucket map first and each session looked up once per quarter hour (1.8 s); the
+    // drilldown's deletions join on the keys too
+    await execute(tx, `ANALYZE metrics_changed`);
   }
 
   /**

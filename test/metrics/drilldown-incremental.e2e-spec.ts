@@ -130,6 +130,45 @@ describe('metrics compute: incremental drilldown', () => {
     expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(4);
   }, 20_000);
 
+  it('leaves the log row of a change committed during the run for the next run, though the run consumes the log after it', async () => {
+    const logged = async (id: string) =>
+      (
+        (await t.sql(`SELECT count(*)::int AS n FROM metrics_source_change WHERE project_id = $1 AND entity_key = $2`, [shop.id, id])) as {
+          n: number;
+        }[]
+      )[0].n;
+    await putSession('a', '2026-04-08T09:00:00Z', 6);
+    // the gate holds the drilldown row of 'a': the run's second transaction waits there, before it consumes the log
+    const gate = t.dataSource.createQueryRunner();
+    await gate.startTransaction();
+    let run: Promise<{ body: Record<string, unknown> }> | undefined;
+    try {
+      await gate.query(`SELECT 1 FROM metrics_drilldown WHERE project_id = $1 AND reference_id = 'a' FOR UPDATE`, [shop.id]);
+      run = t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: {} });
+      for (let i = 0; ; i++) {
+        const waiting = await t.sql(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO metrics_drilldown%'`,
+        );
+        if (waiting.length > 0) break;
+        if (i > 200) throw new Error('the run never reached the gate');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      // committed after the run's snapshot, before its second transaction deletes the log rows
+      await putSession('z', '2026-04-08T10:00:00Z', 2);
+      expect(await logged('z')).toBe(1);
+    } finally {
+      await gate.rollbackTransaction();
+      await gate.release();
+    }
+    expect((await run!).body).toMatchObject({ status: 'succeeded', counts: expect.objectContaining({ sessionsChanged: 1 }) });
+    expect(await logged('a')).toBe(0);
+    expect(await logged('z')).toBe(1);
+    expect((await sessionRows()).map((r) => r.id)).not.toContain('z');
+    expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 1 });
+    expect((await sessionRows()).find((r) => r.id === 'z')?.pages).toBe(2);
+    expect(await logged('z')).toBe(0);
+  }, 20_000);
+
   it('keeps the change log when the drilldown transaction fails at its commit, after the rest committed: the next run brings the drilldown up', async () => {
     const trend = () =>
       t.sql(`SELECT metric_key, time_grain, time_bucket, value_numeric FROM metrics_trend_point WHERE project_id = $1 ORDER BY 1, 2, 3`, [shop.id]);
@@ -146,7 +185,11 @@ describe('metrics compute: incremental drilldown', () => {
     try {
       await putSession('a', '2026-04-08T09:00:00Z', 5);
       const res = await t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: {} });
-      expect(res.body).toMatchObject({ status: 'failed', error: expect.stringContaining('commit refused') });
+      // the failure says what did commit
+      expect(res.body).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/first transaction committed, the second failed to commit: commit refused/),
+      });
     } finally {
       await t.sql(`DROP TRIGGER refuse ON metrics_drilldown`);
       await t.sql(`DROP FUNCTION refuse_commit()`);
@@ -154,7 +197,7 @@ describe('metrics compute: incremental drilldown', () => {
     // the first transaction committed (the trend counts 5 pages), the second did not: the old row, and the log rows of 'a' are still there
     const trendAfterFailure = await trend();
     expect(trendAfterFailure).not.toEqual(trendBefore);
-    expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(4);
+    expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(6);
     expect(await logged()).toBeGreaterThan(0);
     // the next run counts the change again: the same trend, the drilldown rewritten, the log consumed
     expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 1 });

@@ -155,7 +155,9 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     // it alongside), the rebuild's summary insert waits for the deleted project row, and the
     // drilldown's transaction waits (in the service, out of PostgreSQL's sight) for the rebuild.
     const empty = await createProject(t);
-    await putSession('e', '2026-04-09T10:00:00Z'); // a change-log row for the gate below
+    await putSession('e', '2026-04-09T10:00:00Z');
+    // trend points for the gate below to hold
+    expect(((await t.sql(`SELECT count(*)::int AS n FROM metrics_trend_point`)) as { n: number }[])[0].n).toBeGreaterThan(0);
     const client = async () => {
       const c = new pg.Client({ connectionString: t.database.url });
       await c.connect();
@@ -174,9 +176,10 @@ describe('metrics compute: full rebuild of the drilldown', () => {
       throw new Error(`timed out waiting for ${what}; sessions: ${JSON.stringify(activity.rows)}`);
     };
     try {
-      // only orders the steps: the rebuild waits at its consumption of the change log until the gate opens
+      // only orders the steps: the rebuild's first transaction waits at its first write (emptying the
+      // trend points) until the gate opens, so the deletion takes the project row before the rebuild's summary insert does
       await gate.query(`BEGIN`);
-      await gate.query(`SELECT * FROM metrics_source_change FOR UPDATE`);
+      await gate.query(`SELECT * FROM metrics_trend_point FOR UPDATE`);
       const started = Date.now();
       const run = t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: { full: true } });
       // in this database only: the suites running meanwhile each have a clone of the same template, whose metrics_drilldown has the same oid

@@ -66,7 +66,11 @@ export async function alongside<A, B>(
       return [result, sideOutcome.value];
     });
     await first.commitTransaction();
-    await second.commitTransaction();
+    try {
+      await second.commitTransaction();
+    } catch (error) {
+      throw new Error(`the first transaction committed, the second failed to commit: ${message(error)}`, { cause: error });
+    }
     return both;
   } catch (error) {
     const rollbackErrors = [await rollBack(first), await rollBack(second)].filter((e) => e !== undefined);
@@ -77,8 +81,11 @@ export async function alongside<A, B>(
     }
     throw error;
   } finally {
-    await first.release();
-    await second.release();
+    try {
+      await first.release();
+    } finally {
+      await second.release();
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import { FixedClock } from '../../src/common/clock/clock.js';
 import { computeMetrics, insertSessionMetrics } from '../factories/metrics.js';
 import { createProject, type ProjectFixture } from '../factories/projects.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { until } from '../support/wait.js';
 
 /**
  * An incremental run rewrites the drilldown rows of the changed entities only: the other rows of an
@@ -34,6 +35,15 @@ describe('metrics compute: incremental drilldown', () => {
        FROM metrics_drilldown WHERE project_id = $1 AND entity_type = 'session' ORDER BY reference_id`,
       [shop.id],
     )) as { id: string; bucket: Date; pages: number; computedAt: Date }[];
+  const trend = () =>
+    t.sql(`SELECT metric_key, time_grain, time_bucket, value_numeric FROM metrics_trend_point WHERE project_id = $1 ORDER BY 1, 2, 3`, [shop.id]);
+  /** How many change-log rows name session `id`. */
+  const logged = async (id: string) =>
+    (
+      (await t.sql(`SELECT count(*)::int AS n FROM metrics_source_change WHERE project_id = $1 AND entity_key = $2`, [shop.id, id])) as {
+        n: number;
+      }[]
+    )[0].n;
 
   it('rewrites only the changed session of an affected day, and drops the row of a session moved before the cutoff', async () => {
     await putSession('a', '2026-04-05T09:00:00Z', 1);
@@ -107,22 +117,15 @@ describe('metrics compute: incremental drilldown', () => {
   });
 
   it('fails as a whole when its drilldown, written alongside, cannot be: the trend, the drilldown and the change log stay as they were', async () => {
-    const trend = () =>
-      t.sql(`SELECT metric_key, time_grain, time_bucket, value_numeric FROM metrics_trend_point WHERE project_id = $1 ORDER BY 1, 2, 3`, [shop.id]);
     const trendBefore = await trend();
     const rowsBefore = await sessionRows();
     // 'a' gets a page more: its drilldown row is rewritten, while another transaction holds it
     await putSession('a', '2026-04-08T09:00:00Z', 4);
-    const holder = t.dataSource.createQueryRunner();
-    await holder.startTransaction();
-    try {
+    await t.inRolledBackTransaction(async (holder) => {
       await holder.query(`SELECT 1 FROM metrics_drilldown WHERE project_id = $1 AND reference_id = 'a' FOR UPDATE`, [shop.id]);
       const res = await t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: {} });
       expect(res.body).toMatchObject({ status: 'failed', error: expect.stringContaining('lock timeout') });
-    } finally {
-      await holder.rollbackTransaction();
-      await holder.release();
-    }
+    });
     expect(await trend()).toEqual(trendBefore);
     expect(await sessionRows()).toEqual(rowsBefore);
     // the change was not consumed: the next run counts it, in both
@@ -131,36 +134,27 @@ describe('metrics compute: incremental drilldown', () => {
   }, 20_000);
 
   it('leaves the log row of a change committed during the run for the next run, though the run consumes the log after it', async () => {
-    const logged = async (id: string) =>
-      (
-        (await t.sql(`SELECT count(*)::int AS n FROM metrics_source_change WHERE project_id = $1 AND entity_key = $2`, [shop.id, id])) as {
-          n: number;
-        }[]
-      )[0].n;
     await putSession('a', '2026-04-08T09:00:00Z', 6);
     // the gate holds the drilldown row of 'a': the run's second transaction waits there, before it consumes the log
-    const gate = t.dataSource.createQueryRunner();
-    await gate.startTransaction();
-    let run: Promise<{ body: Record<string, unknown> }> | undefined;
-    try {
+    const { run } = await t.inRolledBackTransaction(async (gate) => {
       await gate.query(`SELECT 1 FROM metrics_drilldown WHERE project_id = $1 AND reference_id = 'a' FOR UPDATE`, [shop.id]);
-      run = t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: {} });
-      for (let i = 0; ; i++) {
-        const waiting = await t.sql(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO metrics_drilldown%'`,
-        );
-        if (waiting.length > 0) break;
-        if (i > 200) throw new Error('the run never reached the gate');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      const started = t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: {} });
+      const waiting = await until(
+        () =>
+          t.sql(
+            `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO metrics_drilldown%'`,
+          ),
+        (rows) => rows.length > 0,
+        5_000,
+      );
+      expect(waiting.length).toBeGreaterThan(0);
       // committed after the run's snapshot, before its second transaction deletes the log rows
       await putSession('z', '2026-04-08T10:00:00Z', 2);
       expect(await logged('z')).toBe(1);
-    } finally {
-      await gate.rollbackTransaction();
-      await gate.release();
-    }
-    expect((await run!).body).toMatchObject({ status: 'succeeded', counts: expect.objectContaining({ sessionsChanged: 1 }) });
+      // wrapped: awaited here, the run would wait for the gate this transaction holds
+      return { run: started };
+    });
+    expect((await run).body).toMatchObject({ status: 'succeeded', counts: expect.objectContaining({ sessionsChanged: 1 }) });
     expect(await logged('a')).toBe(0);
     expect(await logged('z')).toBe(1);
     expect((await sessionRows()).map((r) => r.id)).not.toContain('z');
@@ -170,12 +164,6 @@ describe('metrics compute: incremental drilldown', () => {
   }, 20_000);
 
   it('keeps the change log when the drilldown transaction fails at its commit, after the rest committed: the next run brings the drilldown up', async () => {
-    const trend = () =>
-      t.sql(`SELECT metric_key, time_grain, time_bucket, value_numeric FROM metrics_trend_point WHERE project_id = $1 ORDER BY 1, 2, 3`, [shop.id]);
-    const logged = async () =>
-      (
-        (await t.sql(`SELECT count(*)::int AS n FROM metrics_source_change WHERE project_id = $1 AND entity_key = 'a'`, [shop.id])) as { n: number }[]
-      )[0].n;
     const trendBefore = await trend();
     // a deferred constraint trigger that refuses the commit of any transaction that wrote a drilldown row
     await t.sql(`CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$`);
@@ -198,11 +186,11 @@ describe('metrics compute: incremental drilldown', () => {
     const trendAfterFailure = await trend();
     expect(trendAfterFailure).not.toEqual(trendBefore);
     expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(6);
-    expect(await logged()).toBeGreaterThan(0);
+    expect(await logged('a')).toBeGreaterThan(0);
     // the next run counts the change again: the same trend, the drilldown rewritten, the log consumed
     expect(await computeMetrics(t)).toMatchObject({ sessionsChanged: 1, drilldownRowsUpserted: 1 });
     expect(await trend()).toEqual(trendAfterFailure);
     expect((await sessionRows()).find((r) => r.id === 'a')?.pages).toBe(5);
-    expect(await logged()).toBe(0);
+    expect(await logged('a')).toBe(0);
   }, 20_000);
 });

@@ -105,19 +105,14 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     expect(during).toBe('1234ms');
 
     // a reader holds the table: the refill gives up after its timeout, not after the reader
-    const reader = t.dataSource.createQueryRunner();
-    await reader.startTransaction();
-    try {
+    await t.inRolledBackTransaction(async (reader) => {
       await reader.query(`SELECT count(*) FROM metrics_drilldown`);
       const started = Date.now();
       await expect(t.dataSource.transaction((tx) => refillWithIndexesBuiltAfter(tx, 'metrics_drilldown', 200, async () => 0))).rejects.toMatchObject({
         driverError: { code: '55P03' },
       });
       expect(Date.now() - started).toBeLessThan(5_000);
-    } finally {
-      await reader.rollbackTransaction();
-      await reader.release();
-    }
+    });
   });
 
   it('fails as a whole when the drilldown, written alongside, cannot be: the trend points and drilldown rows stay as they were', async () => {
@@ -128,16 +123,11 @@ describe('metrics compute: full rebuild of the drilldown', () => {
     expect(rowsBefore).toEqual(['a', 'c']);
     // a new session: a rebuild that landed would count it, in the trend (sessions of 04-07) and the drilldown
     await putSession('d', '2026-04-07T09:00:00Z');
-    const reader = t.dataSource.createQueryRunner();
-    await reader.startTransaction();
-    try {
+    await t.inRolledBackTransaction(async (reader) => {
       await reader.query(`SELECT count(*) FROM metrics_drilldown`);
       const res = await t.request({ method: 'POST', url: '/v1/jobs/metrics-compute/runs?wait=true', body: { full: true } });
       expect(res.body).toMatchObject({ status: 'failed', error: expect.stringContaining('lock timeout') });
-    } finally {
-      await reader.rollbackTransaction();
-      await reader.release();
-    }
+    });
     expect(await trend()).toEqual(trendBefore);
     expect(await sessionRows()).toEqual(rowsBefore);
     // and the next run counts the session in both

@@ -38,10 +38,7 @@ describe('operational metrics collector and the service recording itself', () =>
   });
 
   it('never commits on its own: the metric is invisible until the caller commits and gone when it rolls back', async () => {
-    const runner = t.dataSource.createQueryRunner();
-    await runner.connect();
-    await runner.startTransaction();
-    try {
+    await t.inRolledBackTransaction(async (runner) => {
       await collector.recordQueueDepth(runner.manager, 7, { queue: 'uncommitted' }, { projectId: shop.id });
       await collector.recordProcessingTime(runner.manager, 12.5, { queue: 'uncommitted', actor: 'w' }, { projectId: shop.id });
       await collector.recordError(runner.manager, { queue: 'uncommitted', code: 'BOOM' }, { projectId: shop.id });
@@ -49,10 +46,7 @@ describe('operational metrics collector and the service recording itself', () =>
       expect(insideTransaction[0].n).toBe(3);
       const fromOutside = await t.sql(`SELECT count(*)::int AS n FROM operational_metrics WHERE labels ->> 'queue' = 'uncommitted'`);
       expect(fromOutside[0].n).toBe(0);
-    } finally {
-      await runner.rollbackTransaction();
-      await runner.release();
-    }
+    });
     const afterRollback = await t.sql(`SELECT count(*)::int AS n FROM operational_metrics WHERE labels ->> 'queue' = 'uncommitted'`);
     expect(afterRollback[0].n).toBe(0);
 

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import type { ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { DataSource } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createAdapter } from '../../src/app.factory.js';
@@ -55,6 +55,11 @@ export interface TestApp {
   request<T = any>(options: InjectOptions): Promise<TestResponse<T>>;
   /** Runs SQL directly on the test database. */
   sql<T = any>(text: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Runs `work` in a transaction of its own on the app's pool, rolled back afterwards whatever
+   * happens: to hold locks while the app works, or to write what no one else should see.
+   */
+  inRolledBackTransaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T>;
   get<T>(type: abstract new (...args: never[]) => T): T;
   close(options?: { keepDatabase?: boolean }): Promise<void>;
 }
@@ -112,6 +117,16 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     adminKey: TEST_ADMIN_KEY,
     request,
     sql: (text, params = []) => dataSource.query(text, params),
+    inRolledBackTransaction: async (work) => {
+      const runner = dataSource.createQueryRunner();
+      await runner.startTransaction();
+      try {
+        return await work(runner);
+      } finally {
+        await runner.rollbackTransaction();
+        await runner.release();
+      }
+    },
     get: (type) => app.get(type),
     close: async ({ keepDatabase = false } = {}) => {
       await app.close();

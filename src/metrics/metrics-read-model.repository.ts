@@ -15,7 +15,7 @@ import {
 } from '../common/database/measures.js';
 import { alongside, type AlongsidePlan } from '../common/database/alongside.js';
 import { refillWithIndexesBuiltAfter } from '../common/database/refill.js';
-import { execute, queryOne, queryPrepared, queryRows, type Db } from '../common/database/sql.js';
+import { execute, lookUpByKey, queryOne, queryPrepared, queryRows, type Db } from '../common/database/sql.js';
 import { uuidV7Run, UUID_V7_RUN_SQL } from '../common/database/uuid-v7.js';
 import {
   SESSION_METRICS_ADDITIVE_COMPONENTS,
@@ -139,18 +139,6 @@ const INSTANTS_SINCE_SQL = `
   SELECT project_id, 'session' AS source, started_at AS at FROM sessions WHERE started_at >= $3::timestamptz
   UNION ALL
   SELECT project_id, 'kpi_event', occurred_at FROM kpi_events WHERE kpi_id = ANY($2::text[]) AND occurred_at >= $3::timestamptz`;
-
-/**
- * The row of `table` (with its alias) whose key is `condition`, for each changed key of an
- * incremental run (a LATERAL subquery): by index, one key at a time. Joined plainly, the planner
- * chose for 10,000 changed sessions a scan of all 1,000,000 (its cost model makes 10,000 random
- * reads look dearer), 0.28 s on the bench against 0.03 s by key; and where it guessed the join
- * at one row, it scanned the 10,000 keys once per session: 16.6 s. The LIMIT keeps the planner
- * from flattening the subquery into the join; a key names one row, so it drops none.
- */
-function lookUpByKey(table: string, condition: string, columns = '*'): string {
-  return `SELECT ${columns} FROM ${table} WHERE ${condition} LIMIT 1`;
-}
 
 /** The uuid of a KPI event whose key is the change log row `c`'s (its text; cast only for KPI events' keys). */
 function kpiEventIdOfKey(c: string): string {

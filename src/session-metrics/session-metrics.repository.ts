@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AppError } from '../common/errors/app-error.js';
 import { exactSumSql, measureValueSql, percentileComponentsSql, type Measure, type PercentileComponent } from '../common/database/measures.js';
-import { execute, queryOne, queryRows, type Db } from '../common/database/sql.js';
+import { execute, lookUpByKey, queryOne, queryRows, type Db } from '../common/database/sql.js';
 import { uuidV7Run, UUID_V7_RUN_SQL } from '../common/database/uuid-v7.js';
 import { SessionMetricsVerifier } from './session-metrics.verifier.js';
 
@@ -204,7 +204,7 @@ export const SESSION_METRICS_COMPONENTS = `${SESSION_METRICS_ADDITIVE_COMPONENTS
  */
 export function sessionMetricsFrom(sessions: string, byKey = false): string {
   const match = `s.project_id = m.project_id AND s.session_id = m.session_id AND s.status = 'completed'`;
-  if (byKey) return `${sessions} s CROSS JOIN LATERAL (SELECT * FROM session_metrics m WHERE ${match} LIMIT 1) m`;
+  if (byKey) return `${sessions} s CROSS JOIN LATERAL (${lookUpByKey('session_metrics m', match)}) m`;
   return `session_metrics m
   JOIN ${sessions} s ON ${match}`;
 }

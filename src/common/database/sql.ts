@@ -19,6 +19,18 @@ export async function queryOne<T>(db: Db, text: string, params: unknown[] = []):
   return (await queryRows<T>(db, text, params))[0];
 }
 
+/**
+ * The row of `table` (with its alias) whose key is `condition`, as a LATERAL subquery for each row
+ * of a small relation: looked up by index, one key at a time, whatever the planner guesses of that
+ * relation. Joined plainly, it chose for the metrics compute's 10,000 changed sessions a scan of all
+ * 1,000,000 (0.28 s on the bench against 0.03 s by key); and where it guessed the join at one row,
+ * it scanned the 10,000 keys once per session: 16.6 s. The LIMIT keeps the planner from flattening
+ * the subquery into the join; a key names one row, so it drops none.
+ */
+export function lookUpByKey(table: string, condition: string, columns = '*'): string {
+  return `SELECT ${columns} FROM ${table} WHERE ${condition} LIMIT 1`;
+}
+
 /** Runs a statement and returns how many rows it touched (or returned). */
 export async function execute(db: Db, text: string, params: unknown[] = []): Promise<number> {
   const result = await structured(db, text, params);

@@ -772,8 +772,7 @@ export class MetricsReadModelRepository {
       );
       await execute(tx, findAffectedSql(INSTANTS_SINCE_SQL), [TIME_GRAINS, KPI_METRIC_KEYS, '-infinity']);
     } else {
-      await this.findChangedKeys(tx);
-      await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [TIME_GRAINS]);
+      await this.findChangedBuckets(tx, TIME_GRAINS);
     }
     await this.mapAffectedBuckets(tx);
     await this.markBucketsFromDays(tx, full);
@@ -801,17 +800,19 @@ export class MetricsReadModelRepository {
   }
 
   /**
-   * The changed source rows (metrics_changed) named by the log rows of this snapshot. Each
-   * transaction of a run finds them itself, from the same rows: the log table is read where it is
-   * (a copy and its analysis had cost the first 0.05 s of the bench's 0.5 s), and only the second
-   * deletes them (consumeChangeLog).
+   * An incremental run's changed source rows (metrics_changed) named by the log rows of this
+   * snapshot, and their affected buckets of `grains` (metrics_affected). Each transaction of a run
+   * finds them itself, from the same rows: the log table is read where it is (a copy and its
+   * analysis had cost the first 0.05 s of the bench's 0.5 s), and only the second deletes them
+   * (consumeChangeLog).
    */
-  private async findChangedKeys(tx: Db): Promise<void> {
+  private async findChangedBuckets(tx: Db, grains: readonly TimeGrain[]): Promise<void> {
     await execute(tx, FIND_CHANGES_SQL, [KPI_METRIC_KEYS]);
     // planned on its true size: guessed at 36 session rows for 10,000, the drilldown's rows were
     // joined to the bucket map first and each session looked up once per quarter hour (1.8 s); the
     // drilldown's deletions join on the keys too
     await execute(tx, `ANALYZE metrics_changed`);
+    await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [grains]);
   }
 
   /**
@@ -1177,8 +1178,7 @@ export class MetricsReadModelRepository {
         this.insertAllDrilldown(sibling, now, cutoff),
       );
     } else {
-      await this.findChangedKeys(sibling);
-      await execute(sibling, findAffectedSql(CHANGED_INSTANTS_SQL), [['day']]);
+      await this.findChangedBuckets(sibling, ['day']);
       await this.mapAffectedBuckets(sibling);
       written = await this.recomputeChangedDrilldown(sibling, now, cutoff);
     }

@@ -142,7 +142,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     jobsEnabled: readBool(env, 'JOBS_ENABLED', true),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     bodyLimitBytes: readInt(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    // at least 2: a metrics compute run holds two connections at once (writeDrilldownAlongside)
+    // at least 2: a metrics compute run holds two connections at once (MetricsReadModelRepository.computeAlongside)
     databasePoolSize: readInt(env, 'DATABASE_POOL_SIZE', 10, 2, 200),
     schedules,
     ingest: { maxEventsPerBatch: readInt(env, 'INGEST_MAX_EVENTS', 1000, 1, 10_000) },

@@ -827,9 +827,9 @@ export class MetricsReadModelRepository {
    */
   private async findChangedBuckets(tx: Db, grains: readonly TimeGrain[], keepRows = false): Promise<void> {
     await execute(tx, findChangesSql(keepRows), [KPI_METRIC_KEYS]);
-    // planned on its true size: guessed at 36 session rows for 10,000, the drilldown's rows were
-    // joined to the bucket map first and each session looked up once per quarter hour (1.8 s); the
-    // drilldown's deletions join on the keys too
+    // planned on its true size: the affected instants read it, and the drilldown's deletions join
+    // on its keys (guessed at 36 session rows for 10,000, a join of it to the bucket map had looked
+    // each session up once per quarter hour: 1.8 s)
     await execute(tx, `ANALYZE metrics_changed`);
     await execute(tx, findAffectedSql(CHANGED_INSTANTS_SQL), [grains]);
   }

@@ -552,12 +552,13 @@ const KPI_DRILLDOWN_FRESH = `
  * kept), whose day bucket starts at or after $2 (the cutoff); $1: the metric keys. A drilldown row is made
  * of its own entity's columns only (all in COUNTED_COLUMNS) and bucketed by its own instant, so the
  * rows of the entities that did not change are already what a recompute of their bucket would give.
+ * The kept rows have no statistics, so their metrics are looked up by key whatever the planner guesses.
  */
 const CHANGED_DRILLDOWN_ROWS_SQL = `
   SELECT ${SESSION_DRILLDOWN_ROW}
   FROM metrics_changed_sessions s
   ${bucketMapJoin('session', 's.project_id', 's.started_at')}
-  LEFT JOIN session_metrics m ON m.project_id = s.project_id AND m.session_id = s.session_id
+  LEFT JOIN LATERAL (${lookUpByKey('session_metrics m', 'm.project_id = s.project_id AND m.session_id = s.session_id')}) m ON true
   WHERE b.day_bucket >= $2::timestamptz AND 'sessions' = ANY($1::text[])
   UNION ALL
   SELECT ${KPI_DRILLDOWN_ROW}
